@@ -1,0 +1,67 @@
+import type { FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { Balancer, PickContext } from './balancers/balancer.js'
+import { createBalancer } from './balancers/create-balancer.js'
+import { hashKeyOf } from './balancers/hash-key.js'
+import type { BalancerSpec } from './options/types.js'
+import type { Target } from './target.js'
+
+// How many candidates one pick examines before it gives up on a tier. Bounds the work per request
+// when many targets are at their in-flight cap or were already tried; the balancers' walk covers a
+// whole tier of up to this many targets.
+const MAX_CANDIDATES = 32
+
+/** Rejects a candidate the request must not use (already tried by it, or asked us to back off). */
+export interface Exclusion {
+  excludes (target: Target): boolean
+}
+
+/**
+ * One balancing policy over a pool: a balancer for the primary tier and one for the backups. A pool
+ * has one set for its own policy and one per distinct policy that routes ask for.
+ */
+export class BalancerSet {
+  readonly spec: BalancerSpec
+  readonly primary: Balancer
+  readonly backup: Balancer
+  private readonly hashes: boolean
+  // Reused for every pick: picks are synchronous, so one context per set is enough and allocates nothing.
+  private readonly ctx: PickContext = { request: undefined, key: '' }
+
+  constructor (spec: BalancerSpec) {
+    this.spec = spec
+    this.primary = createBalancer(spec)
+    this.backup = createBalancer(spec)
+    this.hashes = spec.name === 'consistent-hash' || spec.name === 'ip-hash'
+  }
+
+  rebuild (primaries: readonly Target[], backups: readonly Target[]): void {
+    this.primary.rebuild(primaries)
+    this.backup.rebuild(backups)
+  }
+
+  onLoadChange (target: Target): void {
+    const tier = target.backup ? this.backup : this.primary
+    if (tier.onLoadChange !== undefined) tier.onLoadChange(target)
+  }
+
+  /** Picks a target that can take the request: a primary if any can, else a backup. */
+  pick (request: FastifyRequest | undefined, opts: Dispatcher.DispatchOptions, exclusion: Exclusion | undefined): Target | undefined {
+    const ctx = this.ctx
+    ctx.request = request
+    ctx.key = this.hashes ? hashKeyOf(this.spec.hashKey, request, opts) : ''
+    const target = pickFromTier(this.primary, ctx, exclusion) ?? pickFromTier(this.backup, ctx, exclusion)
+    ctx.request = undefined
+    return target
+  }
+}
+
+function pickFromTier (tier: Balancer, ctx: PickContext, exclusion: Exclusion | undefined): Target | undefined {
+  const candidates = Math.min(tier.size, MAX_CANDIDATES)
+  for (let attempt = 0; attempt < candidates; attempt++) {
+    const target = tier.pick(ctx, attempt)
+    if (target === undefined) return undefined
+    if (target.canTake() && (exclusion === undefined || !exclusion.excludes(target))) return target
+  }
+  return undefined
+}

@@ -1,0 +1,23 @@
+import type { LollyApi } from './lolly-api.js'
+import type { RouteUpstreamOption } from './options/types.js'
+import type { TryRecord } from './proxy-call.js'
+
+/** What `request.lolly` shows a route's hooks after reply.from(): the upstream and every try. */
+export interface LollyRequestInfo {
+  readonly upstream: string
+  readonly tries: readonly TryRecord[]
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    lolly: LollyApi
+  }
+  interface FastifyRequest {
+    /** Set by reply.from(); null before. */
+    lolly: LollyRequestInfo | null
+  }
+  interface FastifyContextConfig {
+    /** The upstream this route's reply.from() uses, optionally with a balancer of its own. */
+    upstream?: RouteUpstreamOption
+  }
+}

@@ -1,0 +1,53 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import './fastify-types.js'
+import * as errors from './errors.js'
+import type * as options from './options/types.js'
+import type * as target from './target.js'
+import type * as api from './lolly-api.js'
+import type * as pool from './upstream-pool.js'
+import type * as call from './proxy-call.js'
+import type * as fastifyTypes from './fastify-types.js'
+import { registerLolly } from './plugin.js'
+import { stateChannel } from './state-reporter.js'
+
+/**
+ * fastify-lolly: `await app.register(lolly, { targets: [...] })`, then `reply.from()` in a route goes
+ * to a target a balancer picks among those that can take traffic.
+ */
+async function lolly (app: FastifyInstance, opts: options.LollyOptions): Promise<void> {
+  await registerLolly(app, opts)
+}
+
+declare namespace lolly {
+  export type LollyOptions = options.LollyOptions
+  export type UpstreamOptions = options.UpstreamOptions
+  export type UpstreamSettings = options.UpstreamSettings
+  export type TargetOptions = options.TargetOptions
+  export type TargetInput = options.TargetInput
+  export type TimeoutOptions = options.TimeoutOptions
+  export type BalancerName = options.BalancerName
+  export type HashKeyOption = options.HashKeyOption
+  export type RouteUpstreamOption = options.RouteUpstreamOption
+  export type TargetState = target.TargetState
+  export type TargetSnapshot = target.TargetSnapshot
+  export type StateChange = pool.StateChange
+  export type UpstreamPool = pool.UpstreamPool
+  export type UpstreamView = api.UpstreamView
+  export type LollyApi = api.LollyApi
+  export type TryRecord = call.TryRecord
+  export type LollyRequestInfo = fastifyTypes.LollyRequestInfo
+  export const errors: typeof import('./errors.js')
+  export const stateChannel: typeof import('./state-reporter.js').stateChannel
+  export { lolly as default, lolly }
+}
+
+fp(lolly, { fastify: '5.x', name: 'fastify-lolly' })
+Object.assign(lolly, { default: lolly, lolly, errors, stateChannel })
+// Node's ESM loader finds the named exports of a CommonJS module by reading assignments like these.
+exports.default = lolly
+exports.lolly = lolly
+exports.errors = errors
+exports.stateChannel = stateChannel
+
+export = lolly

@@ -1,0 +1,63 @@
+import type { NormalizedTarget } from './types.js'
+import { checkKeys, invalid, isPlainObject, readBoolean, readInteger, type Plain } from './option-reader.js'
+
+const TARGET_KEYS = ['url', 'weight', 'backup', 'down', 'maxConnections'] as const
+
+/** Validates one target (a URL string or an object) into its normalised form. */
+export function readTarget (input: unknown, path: string): NormalizedTarget {
+  let object: Plain
+  if (typeof input === 'string') {
+    object = { url: input }
+  } else if (isPlainObject(input)) {
+    object = input
+    checkKeys(object, TARGET_KEYS, path)
+  } else {
+    throw invalid(path, 'a URL string or an object with a url', input)
+  }
+  const urlPath = typeof input === 'string' ? path : `${path}.url`
+  const { url, origin, basePath } = readTargetUrl(object.url, urlPath)
+  return {
+    url,
+    origin,
+    basePath,
+    weight: readInteger(object, 'weight', path, 1, { min: 1, max: 1_000_000 }),
+    backup: readBoolean(object, 'backup', path, false),
+    down: readBoolean(object, 'down', path, false),
+    maxConnections: readInteger(object, 'maxConnections', path, 0)
+  }
+}
+
+/** Parses a target URL: http: or https:, an origin plus an optional base path, nothing else. */
+export function readTargetUrl (value: unknown, path: string): { url: string, origin: string, basePath: string } {
+  if (typeof value !== 'string') throw invalid(path, 'a URL string', value)
+  let parsed: URL
+  try {
+    parsed = new URL(value)
+  } catch {
+    throw invalid(path, 'an absolute http: or https: URL', value)
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw invalid(path, 'an http: or https: URL', value)
+  }
+  // Credentials, a query or a fragment in a target would silently be dropped or leak: refuse them.
+  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '' || value.includes('#')) {
+    throw invalid(path, 'an origin with an optional path (no credentials, query or fragment)', value)
+  }
+  const basePath = parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/+$/, '')
+  return { url: parsed.origin + basePath, origin: parsed.origin, basePath }
+}
+
+/** Reads `key` of `object` as a list of targets. */
+export function readTargetList (object: Plain, key: string, path: string): NormalizedTarget[] {
+  const value = object[key]
+  const where = `${path === '' ? '' : path + '.'}${key}`
+  if (!Array.isArray(value) || value.length === 0) throw invalid(where, 'a non-empty array of targets', value)
+  const targets = value.map((entry, i) => readTarget(entry, `${where}[${i}]`))
+  const seen = new Set<string>()
+  for (let i = 0; i < targets.length; i++) {
+    if (seen.has(targets[i].url)) throw invalid(`${where}[${i}]`, 'unique within its upstream', targets[i].url)
+    seen.add(targets[i].url)
+  }
+  return targets
+}
+

@@ -1,0 +1,124 @@
+import type { FastifyRequest } from 'fastify'
+
+// Public option types (what users write) and the normalised forms the rest of the code reads.
+// Options are validated once, at register; nothing on the request path re-checks them.
+
+export type BalancerName =
+  | 'round-robin'
+  | 'random'
+  | 'least-connections'
+  | 'p2c'
+  | 'least-latency'
+  | 'consistent-hash'
+  | 'ip-hash'
+  | 'first'
+
+/** What a hash-based balancer hashes: client IP, URL, a header, a cookie, or your own function. */
+export type HashKeyOption = 'ip' | 'url' | `header:${string}` | `cookie:${string}` | ((request: FastifyRequest) => string)
+
+export interface TargetOptions {
+  /** http: or https: origin, optionally with a base path (`http://10.0.0.1:8080/api`). */
+  url: string
+  /** Share of traffic relative to the other targets; a positive integer. Default 1. */
+  weight?: number
+  /** Only used when no primary target can take traffic. Default false. */
+  backup?: boolean
+  /** Configured out: never receives traffic until enabled at runtime. Default false. */
+  down?: boolean
+  /** Cap on in-flight requests to this target; 0 means no cap. Default 0. */
+  maxConnections?: number
+}
+
+export type TargetInput = string | TargetOptions
+
+export interface TimeoutOptions {
+  /** Time to open a connection (TCP and TLS), ms. Default 5000. */
+  connectTimeout?: number
+  /** Time from sending the request to the response headers, ms. Default 30000. */
+  responseTimeout?: number
+  /** Longest pause between two chunks of the response body, ms. Default 30000. */
+  bodyTimeout?: number
+}
+
+/** Settings shared by every upstream; at the top level they are the defaults of each named upstream. */
+export interface UpstreamSettings extends TimeoutOptions {
+  balancer?: BalancerName
+  hashKey?: HashKeyOption
+  /**
+   * Bounded-load factor for consistent hashing: a target takes at most this multiple of the
+   * average in-flight load before its keys spill to the next target on the ring. Default 1.25; 0 turns it off.
+   */
+  hashBalanceFactor?: number
+  /** Verify upstream TLS certificates. Default true. */
+  tlsRejectUnauthorized?: boolean
+  /** Connections kept per target. Default 128. */
+  connections?: number
+  /** HTTP/1.1 pipelining depth per connection. Default 1 (no pipelining). */
+  pipelining?: number
+}
+
+export interface UpstreamOptions extends UpstreamSettings {
+  targets: TargetInput[]
+}
+
+export interface LollyOptions extends UpstreamSettings {
+  /** Targets of the single pool named 'default'. Not allowed together with `upstreams`. */
+  targets?: TargetInput[]
+  /** Several named pools. */
+  upstreams?: Record<string, UpstreamOptions>
+  /** The pool used by routes that name none. Default: 'default', or the only/first named pool. */
+  defaultUpstream?: string
+  /** Set X-Forwarded-For, -Proto and -Host from Fastify's view of the request (trustProxy). Default true. */
+  xForwarded?: boolean
+}
+
+/** A route's `config.upstream`: a pool name, or a pool name with a balancer of the route's own. */
+export type RouteUpstreamOption = string | {
+  name?: string
+  balancer?: BalancerName
+  hashKey?: HashKeyOption
+}
+
+// ---- normalised forms ----
+
+export interface NormalizedTarget {
+  url: string
+  origin: string
+  /** Path prefix of the target without a trailing slash: '' or '/api'. */
+  basePath: string
+  weight: number
+  backup: boolean
+  down: boolean
+  maxConnections: number
+}
+
+export type HashKey =
+  | { kind: 'ip' }
+  | { kind: 'url' }
+  | { kind: 'header', name: string }
+  | { kind: 'cookie', name: string }
+  | { kind: 'function', fn: (request: FastifyRequest) => string }
+
+export interface BalancerSpec {
+  name: BalancerName
+  hashKey: HashKey
+  hashBalanceFactor: number
+}
+
+export interface NormalizedUpstream {
+  name: string
+  targets: NormalizedTarget[]
+  balancer: BalancerSpec
+  tlsRejectUnauthorized: boolean
+  connections: number
+  pipelining: number
+  connectTimeout: number
+  responseTimeout: number
+  bodyTimeout: number
+}
+
+export interface NormalizedOptions {
+  upstreams: Map<string, NormalizedUpstream>
+  defaultUpstream: string
+  xForwarded: boolean
+}

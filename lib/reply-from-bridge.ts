@@ -1,0 +1,129 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import replyFrom, { type FastifyReplyFromHooks, type FastifyReplyFromOptions } from '@fastify/reply-from'
+import type { Dispatcher } from 'undici'
+import { BadRequestTargetError, NoAvailableTargetError } from './errors.js'
+import { setForwarded, stripHopByHop } from './forwarded-headers.js'
+import { ProxyCall } from './proxy-call.js'
+import { kRouteBinding, type RouteBinding } from './route-binding.js'
+
+type Headers = Record<string, string | string[] | number | undefined>
+type ReplyFromImpl = (this: FastifyReply, source?: string, opts?: FastifyReplyFromHooks) => FastifyReply
+export type FromOptions = FastifyReplyFromHooks
+
+/** Symbol key under which the ProxyCall rides along in the headers reply-from hands to the dispatcher. */
+export const kProxyCall = Symbol('fastify-lolly.proxy-call')
+
+/**
+ * reply-from is addressed at a placeholder origin in a reserved TLD (RFC 2606): reply-from's own
+ * check that a source stays inside its base then rejects absolute-form targets and `//host` paths,
+ * and if anything ever leaked the name could not resolve. The pool replaces it with the target.
+ */
+export const PLACEHOLDER_BASE = 'http://upstream.fastify-lolly.invalid'
+
+/**
+ * Runs @fastify/reply-from's plugin against a facade of `app` that keeps its `reply.from`
+ * implementation for us instead of decorating with it, so that our `reply.from` can wrap it.
+ */
+export async function hostReplyFrom (app: FastifyInstance, dispatcher: Dispatcher): Promise<ReplyFromImpl> {
+  let captured: ReplyFromImpl | undefined
+  const facade = Object.create(app, {
+    decorateReply: {
+      value (name: string, fn: ReplyFromImpl) {
+        if (name === 'from') captured = fn
+        return facade
+      }
+    }
+  }) as FastifyInstance
+  const options: FastifyReplyFromOptions = {
+    base: PLACEHOLDER_BASE,
+    undici: dispatcher as FastifyReplyFromOptions['undici'],
+    // Failover is the pool's job: reply-from's own retries would go back to the same placeholder and
+    // re-send GETs that answered 503 up to ten times, with Retry-After read as milliseconds.
+    retryMethods: [],
+    // The pool logs state transitions; two info lines per proxied request would drown them.
+    disableRequestLogging: true
+  }
+  await new Promise<void>((resolve, reject) => {
+    (replyFrom as unknown as (i: FastifyInstance, o: unknown, next: (err?: Error) => void) => void)(
+      facade, options, (err) => { if (err === undefined) resolve(); else reject(err) })
+  })
+  return captured!
+}
+
+export interface FromSettings {
+  xForwarded: boolean
+  trustProxy: boolean
+}
+
+/** Builds our `reply.from`: reply-from's, with the pool, headers and error mapping wired in. */
+export function buildFrom (original: ReplyFromImpl, settings: FromSettings, fallback: RouteBinding) {
+  const { xForwarded, trustProxy } = settings
+
+  function prepareRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
+    stripHopByHop(headers)
+    if (xForwarded) setForwarded(request, headers, trustProxy)
+    return headers
+  }
+
+  function rewriteRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
+    const out = prepareRequestHeaders(request, headers) as Headers & { [kProxyCall]?: unknown }
+    out[kProxyCall] = request.lolly
+    return out
+  }
+
+  function rewriteHeaders (headers: Headers): Headers {
+    return stripHopByHop(headers)
+  }
+
+  const defaults: FromOptions = {
+    rewriteRequestHeaders: rewriteRequestHeaders as FromOptions['rewriteRequestHeaders'],
+    rewriteHeaders: rewriteHeaders as FromOptions['rewriteHeaders'],
+    onError: sendProxyError as FromOptions['onError']
+  }
+
+  /** Keeps the caller's hooks working: theirs run after ours, and may override what we set. */
+  function withCallerHooks (opts: FromOptions): FromOptions {
+    const theirRequestHeaders = opts.rewriteRequestHeaders
+    const theirHeaders = opts.rewriteHeaders
+    return {
+      ...opts,
+      rewriteRequestHeaders: theirRequestHeaders === undefined
+        ? defaults.rewriteRequestHeaders
+        : (request, headers) => {
+            const out = theirRequestHeaders(request, prepareRequestHeaders(request as FastifyRequest, headers as Headers) as never) as Headers & { [kProxyCall]?: unknown }
+            out[kProxyCall] = request.lolly
+            return out as never
+          },
+      rewriteHeaders: theirHeaders === undefined
+        ? defaults.rewriteHeaders
+        : (headers, request) => theirHeaders(stripHopByHop(headers as Headers) as never, request),
+      onError: opts.onError ?? defaults.onError
+    }
+  }
+
+  return function from (this: FastifyReply, source?: string, opts?: FromOptions): FastifyReply {
+    const request = this.request
+    const binding = (request.routeOptions.config as { [kRouteBinding]?: RouteBinding })[kRouteBinding] ?? fallback
+    request.lolly = new ProxyCall(binding.pool, binding.balancers, request)
+    try {
+      return original.call(this, source, opts === undefined ? defaults : withCallerHooks(opts))
+    } catch (err) {
+      // reply-from refuses sources that would leave the base (absolute-form targets, `//host`).
+      if ((err as Error).message === 'source must be a relative path string' || (err as { code?: string }).code === 'ERR_INVALID_URL') {
+        return this.send(new BadRequestTargetError(JSON.stringify(source ?? request.url)))
+      }
+      throw err
+    }
+  }
+}
+
+/** reply-from wraps every dispatcher error in its own; the client gets ours (502/503/504, FST_LOLLY_*). */
+function sendProxyError (reply: FastifyReply<any>, { error }: { error: Error & { cause?: unknown } }): void {
+  const cause = error.cause as (Error & { code?: string }) | undefined
+  if (cause !== undefined && typeof cause.code === 'string' && cause.code.startsWith('FST_LOLLY_')) {
+    if (cause instanceof NoAvailableTargetError) reply.header('retry-after', '1')
+    reply.send(cause)
+    return
+  }
+  reply.send(error)
+}
