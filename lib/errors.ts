@@ -18,8 +18,36 @@ export const GatewayTimeoutError = createError<[string]>('FST_LOLLY_GATEWAY_TIME
 /** The client asked for a request target the proxy refuses to forward (it would leave the target's base). */
 export const BadRequestTargetError = createError<[string]>('FST_LOLLY_BAD_REQUEST_TARGET', 'Refusing to proxy request target: %s', 400)
 
+/**
+ * undici refused to send the request as built (an invalid header value a route copied from client
+ * input, a body that does not match its Content-Length): nothing reached a target.
+ */
+export const UnsendableRequestError = createError<[string]>('FST_LOLLY_UNSENDABLE_REQUEST', 'The request cannot be forwarded: %s', 400)
+
 /** A runtime-management call named an upstream or target that does not exist. */
 export const UnknownTargetError = createError<[string]>('FST_LOLLY_UNKNOWN_TARGET', '%s', 404)
 
+/** A drain() was still waiting for in-flight requests when the target was put back into service. */
+export const DrainInterruptedError = createError<[string, string, string]>(
+  'FST_LOLLY_DRAIN_INTERRUPTED', 'Drain of %s (upstream "%s") was called off: %s', 409)
+
 /** The pool was closed; no new request can be dispatched through it. */
 export const PoolClosedError = createError<[string]>('FST_LOLLY_POOL_CLOSED', 'Upstream "%s" is closed', 503)
+
+/** The `lolly` command's configuration file could not be read or parsed. */
+export const ConfigFileError = createError<[string, string]>('FST_LOLLY_CONFIG_FILE', '%s: %s', 500)
+
+/** The `lolly` command was called with arguments it does not understand. */
+export const CliUsageError = createError<[string]>('FST_LOLLY_CLI_USAGE', '%s', 500)
+
+/** `metrics` was set but prom-client (an optional peer dependency) could not be loaded. */
+export const PromClientMissingError = createError<[string]>(
+  'FST_LOLLY_PROM_CLIENT_MISSING', 'The metrics option needs prom-client: npm install prom-client (%s)', 500)
+
+/** A metric of ours is already in the registry: another instance uses the same registry and prefix. */
+export const MetricExistsError = createError<[string]>(
+  'FST_LOLLY_METRIC_EXISTS', 'Metric %s is already registered: give each fastify-lolly instance sharing a registry its own metrics.prefix', 500)
+
+/** The status page was asked for by a client that is not on loopback, and no status.onRequest guard was given. */
+export const StatusForbiddenError = createError(
+  'FST_LOLLY_STATUS_FORBIDDEN', 'The status page is served to loopback clients only; set status.onRequest to decide who else may see it', 403)

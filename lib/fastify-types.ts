@@ -1,3 +1,5 @@
+/// <reference types="@fastify/reply-from" preserve="true" />
+// reply.from() and its options are typed by reply-from; loading its types here makes them part of ours.
 import type { LollyApi } from './lolly-api.js'
 import type { RouteUpstreamOption } from './options/types.js'
 import type { TryRecord } from './proxy-call.js'

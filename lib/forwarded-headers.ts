@@ -5,7 +5,10 @@ type Headers = Record<string, string | string[] | number | undefined>
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and never cross a proxy, in either
 // direction. reply-from already drops Connection and the headers it lists, and Transfer-Encoding;
 // undici refuses Keep-Alive and Upgrade outright (the request would fail with a 500).
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade']
+// Expect is not hop-by-hop, but Node's server has already answered `Expect: 100-continue` and read
+// the body before the route runs, and undici refuses to send it (UND_ERR_NOT_SUPPORTED): forwarding
+// it turned every curl upload over 1 KiB into a 502 charged to the target.
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']
 
 /** Removes hop-by-hop headers and every header the Connection header names. */
 export function stripHopByHop (headers: Headers): Headers {
@@ -24,14 +27,14 @@ export function stripHopByHop (headers: Headers): Headers {
 }
 
 /**
- * Sets X-Forwarded-For/-Proto/-Host from Fastify's view of the request. With trustProxy the
- * incoming X-Forwarded-For chain was vouched for and the peer address is appended (nginx's
- * $proxy_add_x_forwarded_for); without it a client-sent chain is a lie and is replaced.
+ * Sets X-Forwarded-For/-Proto/-Host from Fastify's view of the request. Without trustProxy a
+ * client-sent chain proves nothing and is replaced by the peer address. With trustProxy, `request.ips`
+ * is the peer plus the hops trustProxy vouches for (up to the first untrusted one, the client):
+ * exactly that chain is forwarded, oldest first, as nginx's $proxy_add_x_forwarded_for would.
  */
-export function setForwarded (request: FastifyRequest, headers: Headers, trustProxy: boolean): void {
-  const peer = request.raw.socket.remoteAddress ?? ''
-  const previous = headers['x-forwarded-for']
-  headers['x-forwarded-for'] = trustProxy && typeof previous === 'string' && previous !== '' ? `${previous}, ${peer}` : peer
+export function setForwarded (request: FastifyRequest, headers: Headers): void {
+  const ips = request.ips
+  headers['x-forwarded-for'] = ips === undefined ? (request.raw.socket.remoteAddress ?? '') : ips.slice().reverse().join(', ')
   headers['x-forwarded-proto'] = request.protocol
   headers['x-forwarded-host'] = request.host
 }

@@ -8,6 +8,10 @@ import type * as api from './lolly-api.js'
 import type * as pool from './upstream-pool.js'
 import type * as call from './proxy-call.js'
 import type * as fastifyTypes from './fastify-types.js'
+import type * as health from './options/health-check-options.js'
+import type * as retry from './options/retry-options.js'
+import type * as status from './options/status-options.js'
+import type * as metrics from './options/metrics-options.js'
 import { registerLolly } from './plugin.js'
 import { stateChannel } from './state-reporter.js'
 
@@ -29,6 +33,17 @@ declare namespace lolly {
   export type BalancerName = options.BalancerName
   export type HashKeyOption = options.HashKeyOption
   export type RouteUpstreamOption = options.RouteUpstreamOption
+  export type PassiveOptions = options.PassiveOptions
+  export type HealthCheckOptions = health.HealthCheckOptions
+  export type HealthCheckExpect = health.HealthCheckExpect
+  export type RetryOptions = retry.RetryOptions
+  export type RetryOn = retry.RetryOn
+  export type StatusOptions = status.StatusOptions
+  export type MetricsOptions = metrics.MetricsOptions
+  export type MetricsRegistry = metrics.MetricsRegistry
+  export type CheckResult = target.CheckResult
+  export type PanicChange = pool.PanicChange
+  export type MembershipChange = pool.MembershipChange
   export type TargetState = target.TargetState
   export type TargetSnapshot = target.TargetSnapshot
   export type StateChange = pool.StateChange

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events'
+import type { TargetInput } from './options/types.js'
 import type { TargetSnapshot } from './target.js'
-import type { StateChange, UpstreamPool } from './upstream-pool.js'
+import { TargetManager } from './target-management.js'
+import type { MembershipChange, PanicChange, StateChange, UpstreamPool } from './upstream-pool.js'
 
 /** One upstream as `app.lolly.upstreams[name]` shows it. */
 export interface UpstreamView {
@@ -9,10 +11,14 @@ export interface UpstreamView {
   readonly targets: TargetSnapshot[]
   /** The pool itself: an undici dispatcher, usable as `undici.request(url, { dispatcher })`. */
   readonly dispatcher: UpstreamPool
+  /** Whether the pool is in panic mode (balancing over every target that is not disabled or draining). */
+  readonly panic: boolean
 }
 
 export interface LollyEvents {
   state: [StateChange]
+  panic: [PanicChange]
+  target: [MembershipChange]
 }
 
 /** `app.lolly`: what the plugin shows and lets you steer at runtime. */
@@ -20,17 +26,20 @@ export class LollyApi extends EventEmitter<LollyEvents> {
   readonly upstreams: Readonly<Record<string, UpstreamView>>
   readonly defaultUpstream: string
   private readonly pools: UpstreamPool[]
+  private readonly manager: TargetManager
 
   constructor (pools: Map<string, UpstreamPool>, defaultUpstream: string) {
     super()
     this.pools = [...pools.values()]
+    this.manager = new TargetManager(pools)
     this.defaultUpstream = defaultUpstream
     const upstreams: Record<string, UpstreamView> = Object.create(null)
     for (const pool of this.pools) {
       upstreams[pool.name] = Object.freeze({
         name: pool.name,
         dispatcher: pool,
-        get targets () { return pool.snapshots() }
+        get targets () { return pool.snapshots() },
+        get panic () { return pool.panicking }
       })
     }
     this.upstreams = Object.freeze(upstreams)
@@ -39,5 +48,37 @@ export class LollyApi extends EventEmitter<LollyEvents> {
   /** Snapshots of every target of every pool. */
   get targets (): TargetSnapshot[] {
     return this.pools.flatMap((pool) => pool.snapshots())
+  }
+
+  // ---- runtime management (lib/target-management.ts) ----
+
+  /** Adds a target to an upstream: a URL or `{ url, weight, backup, down, maxConnections }`. */
+  addTarget (upstream: string, target: TargetInput): TargetSnapshot {
+    return this.manager.addTarget(upstream, target)
+  }
+
+  /** Stops new traffic to a target, lets in-flight requests finish, closes its connections, forgets it. */
+  removeTarget (upstream: string, url: string): Promise<void> {
+    return this.manager.removeTarget(upstream, url)
+  }
+
+  /** State 'draining' (no new requests); resolves when the target has no request in flight. */
+  drain (upstream: string, url: string): Promise<void> {
+    return this.manager.drain(upstream, url)
+  }
+
+  /** Puts a disabled or draining target back into service. */
+  enable (upstream: string, url: string): void {
+    this.manager.enable(upstream, url)
+  }
+
+  /** State 'disabled': no new requests until enable(). */
+  disable (upstream: string, url: string): void {
+    this.manager.disable(upstream, url)
+  }
+
+  /** Changes a target's weight (1 to 1000000); during slow start the ramp follows the new weight. */
+  setWeight (upstream: string, url: string, weight: number): void {
+    this.manager.setWeight(upstream, url, weight)
   }
 }

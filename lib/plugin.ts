@@ -1,33 +1,45 @@
 import type { FastifyInstance, RouteOptions } from 'fastify'
 import { buildFrom, hostReplyFrom } from './reply-from-bridge.js'
+import { ActiveChecker } from './health/active-checker.js'
 import { LollyApi } from './lolly-api.js'
 import { LollyRouter } from './lolly-router.js'
+import { installMetrics } from './metrics/install-metrics.js'
 import { readPluginOptions } from './options/plugin-options.js'
 import type { LollyOptions } from './options/types.js'
 import { bindRoute, describeRoute, kRouteBinding } from './route-binding.js'
+import { createPoolReporter } from './pool-reporter.js'
 import { createStateReporter } from './state-reporter.js'
-import { UpstreamPool, type StateChange } from './upstream-pool.js'
+import { registerStatusRoutes } from './status/status-routes.js'
+import { UpstreamPool, type PoolHooks, type StateChange } from './upstream-pool.js'
 
 /** The plugin body: validate once, build the pools, wire reply.from, tie everything to the app's lifecycle. */
 export async function registerLolly (app: FastifyInstance, rawOptions: LollyOptions): Promise<void> {
   const options = readPluginOptions(rawOptions)
 
   let report: (change: StateChange) => void = () => {}
-  const hooks = { onStateChange: (change: StateChange) => report(change), now: Date.now }
+  const hooks: PoolHooks = { onStateChange: (change: StateChange) => report(change), now: Date.now }
   const pools = new Map<string, UpstreamPool>()
   for (const [name, config] of options.upstreams) pools.set(name, new UpstreamPool(config, hooks))
   const defaultPool = pools.get(options.defaultUpstream)!
   const api = new LollyApi(pools, options.defaultUpstream)
   report = createStateReporter(api, app.log)
+  const poolReporter = createPoolReporter(api, app.log)
+  hooks.onPanic = poolReporter.panic
+  hooks.onMembershipChange = poolReporter.membership
+  // Made now, so an initialState of 'unhealthy' holds before anything can be proxied; probing starts at onReady.
+  const checkers = new Map<string, ActiveChecker>()
+  for (const pool of pools.values()) {
+    if (pool.config.healthCheck !== null) checkers.set(pool.name, new ActiveChecker(pool, pool.config.healthCheck, pool.config.tlsRejectUnauthorized))
+  }
+  api.on('target', (change) => checkers.get(change.upstream)?.onMembershipChange(change))
 
   const router = new LollyRouter(defaultPool)
   const original = await hostReplyFrom(app, router)
-  const trustProxy = Boolean((app.initialConfig as { trustProxy?: unknown }).trustProxy)
   const fallback = { pool: defaultPool, balancers: defaultPool.balancers }
 
   app.decorate('lolly', api)
   app.decorateRequest('lolly', null)
-  app.decorateReply('from', buildFrom(original, { xForwarded: options.xForwarded, trustProxy }, fallback))
+  app.decorateReply('from', buildFrom(original, { xForwarded: options.xForwarded }, fallback))
 
   app.addHook('onRoute', (routeOptions: RouteOptions) => {
     const config = (routeOptions.config ?? {}) as { upstream?: unknown, [kRouteBinding]?: unknown }
@@ -35,7 +47,19 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
     routeOptions.config = config as RouteOptions['config']
   })
 
+  const poolList = [...pools.values()]
+  if (options.metrics !== null) installMetrics(app, api, poolList, options.metrics)
+  if (options.status !== null) {
+    registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream, events: api, now: Date.now })
+  }
+
+  app.addHook('onReady', async () => {
+    for (const checker of checkers.values()) checker.start()
+  })
+
   app.addHook('onClose', async () => {
+    // First, so no probe result changes a state (or reaches a pool) while the pools close.
+    await Promise.all([...checkers.values()].map((checker) => checker.stop()))
     // Fastify has stopped taking requests and waited for the in-flight ones; close() then lets
     // anything still running finish and closes the keep-alive sockets to every target.
     await Promise.all([...pools.values()].map((pool) => pool.close()))

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom, { type FastifyReplyFromHooks, type FastifyReplyFromOptions } from '@fastify/reply-from'
 import type { Dispatcher } from 'undici'
@@ -52,16 +53,15 @@ export async function hostReplyFrom (app: FastifyInstance, dispatcher: Dispatche
 
 export interface FromSettings {
   xForwarded: boolean
-  trustProxy: boolean
 }
 
 /** Builds our `reply.from`: reply-from's, with the pool, headers and error mapping wired in. */
 export function buildFrom (original: ReplyFromImpl, settings: FromSettings, fallback: RouteBinding) {
-  const { xForwarded, trustProxy } = settings
+  const { xForwarded } = settings
 
   function prepareRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
     stripHopByHop(headers)
-    if (xForwarded) setForwarded(request, headers, trustProxy)
+    if (xForwarded) setForwarded(request, headers)
     return headers
   }
 
@@ -104,12 +104,18 @@ export function buildFrom (original: ReplyFromImpl, settings: FromSettings, fall
   return function from (this: FastifyReply, source?: string, opts?: FromOptions): FastifyReply {
     const request = this.request
     const binding = (request.routeOptions.config as { [kRouteBinding]?: RouteBinding })[kRouteBinding] ?? fallback
-    request.lolly = new ProxyCall(binding.pool, binding.balancers, request)
+    const call = new ProxyCall(binding.pool, binding.balancers, request, binding, this)
+    request.lolly = call
+    const res = this.raw as ResponseWithCall
+    res[kProxyCall] = call
+    res.on('close', abortOnClientClose)
     try {
       return original.call(this, source, opts === undefined ? defaults : withCallerHooks(opts))
     } catch (err) {
-      // reply-from refuses sources that would leave the base (absolute-form targets, `//host`).
-      if ((err as Error).message === 'source must be a relative path string' || (err as { code?: string }).code === 'ERR_INVALID_URL') {
+      // reply-from refuses sources that would leave the base (absolute-form targets, `//host`), and
+      // throws decodeURIComponent's URIError for malformed percent-encoding the router let through
+      // (it ignores the fragment: `/x#%zz`).
+      if ((err as Error).message === 'source must be a relative path string' || (err as { code?: string }).code === 'ERR_INVALID_URL' || err instanceof URIError) {
         return this.send(new BadRequestTargetError(JSON.stringify(source ?? request.url)))
       }
       throw err
@@ -117,8 +123,22 @@ export function buildFrom (original: ReplyFromImpl, settings: FromSettings, fall
   }
 }
 
+type ResponseWithCall = ServerResponse & { [kProxyCall]?: ProxyCall }
+
+/**
+ * The response closed before it was complete: the client went away. The upstream request stops, its
+ * in-flight slot is given back and no target is blamed. One listener on the response, which lives
+ * as long as the request, so nothing accumulates on a keep-alive connection; the function is shared
+ * and finds the call on the response, so no closure is made per request.
+ */
+function abortOnClientClose (this: ResponseWithCall): void {
+  if (!this.writableFinished) this[kProxyCall]!.abort()
+}
+
 /** reply-from wraps every dispatcher error in its own; the client gets ours (502/503/504, FST_LOLLY_*). */
 function sendProxyError (reply: FastifyReply<any>, { error }: { error: Error & { cause?: unknown } }): void {
+  // The client went away (see abortOnClientClose): nobody to answer, and not a server error to log.
+  if (reply.raw.destroyed) return
   const cause = error.cause as (Error & { code?: string }) | undefined
   if (cause !== undefined && typeof cause.code === 'string' && cause.code.startsWith('FST_LOLLY_')) {
     if (cause instanceof NoAvailableTargetError) reply.header('retry-after', '1')

@@ -12,6 +12,18 @@ import type { NormalizedTarget } from './options/types.js'
  */
 export type TargetState = 'healthy' | 'unhealthy' | 'ejected' | 'draining' | 'disabled'
 
+/** The outcome of a target's most recent active health probe. */
+export interface CheckResult {
+  /** When the probe finished (ms since the epoch). */
+  at: number
+  ok: boolean
+  /** The answer's status; null when there was none (timeout, connection error). */
+  status: number | null
+  durationMs: number
+  /** Why it failed ('status 500', 'timeout', 'body did not match', 'ECONNREFUSED'); null when ok. */
+  error: string | null
+}
+
 export interface TargetSnapshot {
   url: string
   upstream: string
@@ -24,10 +36,16 @@ export interface TargetSnapshot {
   inflight: number
   requests: number
   failures: number
+  /** Failures since the last good response (statuses outside passive.statuses count as good). */
+  consecutiveFailures: number
+  /** When a passive ejection ends (ms since the epoch); null when not ejected. */
+  ejectedUntil: number | null
   /** EWMA of response time (to response headers) of real traffic, ms; null before the first response. */
   latencyMs: number | null
   /** When the state last changed (ms since the epoch). */
   since: number
+  /** The last active health probe; null without active checks or before the first probe. */
+  lastCheck: CheckResult | null
 }
 
 export interface TargetPoolSettings {
@@ -62,7 +80,28 @@ export class Target {
   inflight = 0
   requests = 0
   failures = 0
+  consecutiveFailures = 0
+  /** End of the current passive ejection (ms since the epoch), 0 when not ejected. */
+  ejectedUntil = 0
+  /**
+   * Consecutive passive ejections (1 for a first one; decays while the target stays in service).
+   * The active checker ends only a first ejection early: a target ejected again right after coming
+   * back serves its whole doubled time, so probes that pass cannot undo what real traffic shows.
+   */
+  ejectionStreak = 0
+  /**
+   * The target answered 503 with Retry-After: requests do not pick it before this time (ms since the
+   * epoch); 0 when it did not ask. Not a state: it only steers picks (ProxyCall#excludes).
+   */
+  retryAfterUntil = 0
   latencyMs = -1
+  /**
+   * Whether the pool's balancers hold this target: healthy, or (in panic mode) anything but disabled
+   * or draining. Set by the pool on every rebuild, so a pick never re-derives it.
+   */
+  routable: boolean
+  /** Written by the active checker after each probe; replaced, never mutated, so snapshots can share it. */
+  lastCheck: CheckResult | null = null
 
   constructor (config: NormalizedTarget, upstream: string, settings: TargetPoolSettings, now: number) {
     this.url = config.url
@@ -76,6 +115,7 @@ export class Target {
     this.maxConnections = config.maxConnections
     this.state = config.down ? 'disabled' : 'healthy'
     this.since = now
+    this.routable = this.state === 'healthy'
     this.dispatcher = new Pool(config.origin, {
       connections: settings.connections,
       pipelining: settings.pipelining,
@@ -89,9 +129,9 @@ export class Target {
     return this.state === 'healthy'
   }
 
-  /** Whether a new request may go here now: available and under its in-flight cap. */
+  /** Whether a new request may go here now: in the balancers (see routable) and under its in-flight cap. */
   canTake (): boolean {
-    return this.state === 'healthy' && (this.maxConnections === 0 || this.inflight < this.maxConnections)
+    return this.routable && (this.maxConnections === 0 || this.inflight < this.maxConnections)
   }
 
   recordLatency (ms: number): void {
@@ -111,8 +151,11 @@ export class Target {
       inflight: this.inflight,
       requests: this.requests,
       failures: this.failures,
+      consecutiveFailures: this.consecutiveFailures,
+      ejectedUntil: this.ejectedUntil === 0 ? null : this.ejectedUntil,
       latencyMs: this.latencyMs < 0 ? null : Math.round(this.latencyMs * 1000) / 1000,
-      since: this.since
+      since: this.since,
+      lastCheck: this.lastCheck
     }
   }
 }

@@ -1,9 +1,24 @@
-import { BadGatewayError, GatewayTimeoutError } from './errors.js'
+import { BadGatewayError, GatewayTimeoutError, UnsendableRequestError } from './errors.js'
 
 // How an error from undici maps to what the client sees. reply-from answers 500 for a refused or reset
 // connection; a proxy should answer 502 (bad gateway) for those and 504 for timeouts, as nginx does.
 
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT'])
+
+// Errors undici raises about the request itself, before a byte of it is sent: they say nothing about
+// the target, so they never count toward ejecting it and are never retried elsewhere.
+export const REQUEST_SIDE_CODES: ReadonlySet<string> = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH'])
+
+export function isRequestSide (err: Error & { code?: string }): boolean {
+  return err.code !== undefined && REQUEST_SIDE_CODES.has(err.code)
+}
+
+/** The error the client gets when undici refused to send the request (see REQUEST_SIDE_CODES). */
+export function toRequestError (err: Error & { code?: string }): Error {
+  const requestError = new UnsendableRequestError(`${err.code}: ${err.message}`)
+  requestError.cause = err
+  return requestError
+}
 
 export function isTimeout (err: Error & { code?: string }): boolean {
   return err.code !== undefined && TIMEOUT_CODES.has(err.code)

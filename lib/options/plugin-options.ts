@@ -2,8 +2,10 @@ import { InvalidOptionError } from '../errors.js'
 import type { NormalizedOptions, NormalizedUpstream } from './types.js'
 import { checkKeys, invalid, readBoolean, readObject, readString } from './option-reader.js'
 import { DEFAULT_SETTINGS, UPSTREAM_SETTING_KEYS, readUpstream, readUpstreamSettings } from './upstream-options.js'
+import { readMetricsOptions } from './metrics-options.js'
+import { readStatusOptions } from './status-options.js'
 
-const PLUGIN_KEYS = ['targets', 'upstreams', 'defaultUpstream', 'xForwarded', ...UPSTREAM_SETTING_KEYS]
+const PLUGIN_KEYS = ['targets', 'upstreams', 'defaultUpstream', 'xForwarded', 'status', 'metrics', ...UPSTREAM_SETTING_KEYS]
 const NAMED_UPSTREAM_KEYS = ['targets', ...UPSTREAM_SETTING_KEYS]
 // Upstream names appear in snapshots, logs, metrics labels and URLs of the status page.
 const UPSTREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/
@@ -38,5 +40,11 @@ export function readPluginOptions (input: unknown): NormalizedOptions {
   if (!upstreams.has(defaultUpstream)) {
     throw invalid('defaultUpstream', `the name of an upstream (${[...upstreams.keys()].join(', ')})`, defaultUpstream)
   }
-  return { upstreams, defaultUpstream, xForwarded: readBoolean(options, 'xForwarded', '', true) }
+  return {
+    upstreams,
+    defaultUpstream,
+    xForwarded: readBoolean(options, 'xForwarded', '', true),
+    status: readStatusOptions(options, ''),
+    metrics: readMetricsOptions(options, '')
+  }
 }

@@ -20,7 +20,7 @@ export function readTarget (input: unknown, path: string): NormalizedTarget {
     url,
     origin,
     basePath,
-    weight: readInteger(object, 'weight', path, 1, { min: 1, max: 1_000_000 }),
+    weight: readInteger(object, 'weight', path, 1, { min: 1 }),
     backup: readBoolean(object, 'backup', path, false),
     down: readBoolean(object, 'down', path, false),
     maxConnections: readInteger(object, 'maxConnections', path, 0)
@@ -60,4 +60,3 @@ export function readTargetList (object: Plain, key: string, path: string): Norma
   }
   return targets
 }
-

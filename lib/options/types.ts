@@ -1,4 +1,13 @@
 import type { FastifyRequest } from 'fastify'
+import type { HealthCheckOptions, NormalizedHealthCheck } from './health-check-options.js'
+import type { NormalizedRetry, RetryOptions } from './retry-options.js'
+import type { MetricsOptions, NormalizedMetrics } from './metrics-options.js'
+import type { NormalizedStatus, StatusOptions } from './status-options.js'
+
+export type { HealthCheckExpect, HealthCheckOptions, NormalizedHealthCheck } from './health-check-options.js'
+export type { NormalizedRetry, RetryBudgetSettings, RetryOn, RetryOptions } from './retry-options.js'
+export type { MetricsOptions, MetricsRegistry, NormalizedMetrics } from './metrics-options.js'
+export type { NormalizedStatus, StatusGuard, StatusOptions } from './status-options.js'
 
 // Public option types (what users write) and the normalised forms the rest of the code reads.
 // Options are validated once, at register; nothing on the request path re-checks them.
@@ -55,6 +64,34 @@ export interface UpstreamSettings extends TimeoutOptions {
   connections?: number
   /** HTTP/1.1 pipelining depth per connection. Default 1 (no pipelining). */
   pipelining?: number
+  /** Passive health (failures of real traffic eject a target for a while). On by default; false turns it off. */
+  passive?: boolean | PassiveOptions
+  /** Ramp-up window (ms) of a target that comes back: its weight goes from 10 % to 100 %. Default 0 (off). */
+  slowStart?: number
+  /**
+   * When fewer than this share (0 to 1) of the pool's targets are available (and no backup is), balance
+   * over every target that is not disabled or draining instead of failing (Envoy's panic mode). Default 0 (off).
+   */
+  panicThreshold?: number
+  /** Active health checks: probe every target periodically. Off unless set; `true` for all defaults. */
+  healthCheck?: HealthCheckOptions | boolean
+  /** Failover of a failed request to another target. On by default (2 extra tries); false turns it off. */
+  retry?: RetryOptions | boolean
+}
+
+export interface PassiveOptions {
+  /** Failures within `failWindow` that eject a target. Default 5. */
+  maxFails?: number
+  /** Sliding window (ms) in which `maxFails` failures must fall. Default 10000. */
+  failWindow?: number
+  /** First ejection (ms); each consecutive one doubles it up to `maxEjectTime`. Default 30000. */
+  ejectTime?: number
+  /** Longest ejection, ms. Default 300000. */
+  maxEjectTime?: number
+  /** Most of a pool's targets (percent) passive health may eject at once; at least one of 2+. Default 50. */
+  maxEjectedPercent?: number
+  /** Response statuses that count as failures: 5xx only. Default [502, 503, 504]. */
+  statuses?: number[]
 }
 
 export interface UpstreamOptions extends UpstreamSettings {
@@ -70,6 +107,10 @@ export interface LollyOptions extends UpstreamSettings {
   defaultUpstream?: string
   /** Set X-Forwarded-For, -Proto and -Host from Fastify's view of the request (trustProxy). Default true. */
   xForwarded?: boolean
+  /** The live status page and its JSON and event stream. Off unless set; `true` serves '/lolly' to loopback clients. */
+  status?: boolean | StatusOptions
+  /** Prometheus metrics through prom-client (an optional peer dependency). Off unless set. */
+  metrics?: boolean | MetricsOptions
 }
 
 /** A route's `config.upstream`: a pool name, or a pool name with a balancer of the route's own. */
@@ -77,6 +118,12 @@ export type RouteUpstreamOption = string | {
   name?: string
   balancer?: BalancerName
   hashKey?: HashKeyOption
+  /** Overrides the pool's failover for this route; false turns it off. */
+  retry?: RetryOptions | boolean
+  /** Overrides the pool's responseTimeout (time to response headers, per try) for this route, ms. */
+  responseTimeout?: number
+  /** Overrides the pool's bodyTimeout for this route, ms. */
+  bodyTimeout?: number
 }
 
 // ---- normalised forms ----
@@ -105,6 +152,15 @@ export interface BalancerSpec {
   hashBalanceFactor: number
 }
 
+export interface PassiveSettings {
+  maxFails: number
+  failWindow: number
+  ejectTime: number
+  maxEjectTime: number
+  maxEjectedPercent: number
+  statuses: readonly number[]
+}
+
 export interface NormalizedUpstream {
   name: string
   targets: NormalizedTarget[]
@@ -115,10 +171,20 @@ export interface NormalizedUpstream {
   connectTimeout: number
   responseTimeout: number
   bodyTimeout: number
+  passive: PassiveSettings | false
+  slowStart: number
+  panicThreshold: number
+  /** null: no active checks. */
+  healthCheck: NormalizedHealthCheck | null
+  retry: NormalizedRetry
 }
 
 export interface NormalizedOptions {
   upstreams: Map<string, NormalizedUpstream>
   defaultUpstream: string
   xForwarded: boolean
+  /** null: no status page. */
+  status: NormalizedStatus | null
+  /** null: no metrics. */
+  metrics: NormalizedMetrics | null
 }

@@ -1,12 +1,16 @@
 import type { NormalizedUpstream } from './types.js'
 import { readBalancerSpec } from './balancer-options.js'
-import { readBoolean, readDuration, readInteger, type Plain } from './option-reader.js'
+import { readBoolean, readDuration, readInteger, readNumber, type Plain } from './option-reader.js'
+import { DEFAULT_PASSIVE, readPassive } from './passive-options.js'
+import { readHealthCheck } from './health-check-options.js'
+import { DEFAULT_RETRY, readRetry } from './retry-options.js'
 import { readTargetList } from './target-options.js'
 
 /** Keys that configure a pool; at the top level (with `upstreams`) they are every pool's defaults. */
 export const UPSTREAM_SETTING_KEYS = [
   'balancer', 'hashKey', 'hashBalanceFactor', 'tlsRejectUnauthorized', 'connections', 'pipelining',
-  'connectTimeout', 'responseTimeout', 'bodyTimeout'
+  'connectTimeout', 'responseTimeout', 'bodyTimeout',
+  'passive', 'slowStart', 'panicThreshold', 'healthCheck', 'retry'
 ] as const
 
 export type UpstreamSettingsNormalized = Omit<NormalizedUpstream, 'name' | 'targets'>
@@ -19,7 +23,16 @@ export const DEFAULT_SETTINGS: UpstreamSettingsNormalized = {
   // Far below undici's 300 s: a proxy that waits five minutes for a dead upstream holds the client hostage.
   connectTimeout: 5_000,
   responseTimeout: 30_000,
-  bodyTimeout: 30_000
+  bodyTimeout: 30_000,
+  passive: DEFAULT_PASSIVE,
+  // Off like nginx's slow_start and Envoy's slow start: ramping delays a recovered target's full share.
+  slowStart: 0,
+  // Off (Envoy's default is 50 %): sending traffic to targets known to be down is a choice to make knowingly.
+  panicThreshold: 0,
+  // Off: probes are traffic the targets must be ready to answer (a health endpoint), so they are opt-in.
+  healthCheck: null,
+  // On (see retry-options.ts): a dead target behind a balancer should not cost clients errors.
+  retry: DEFAULT_RETRY
 }
 
 /** Reads the pool-level settings of `object` over `inherited` (top-level defaults or the built-ins). */
@@ -31,7 +44,12 @@ export function readUpstreamSettings (object: Plain, path: string, inherited: Up
     pipelining: readInteger(object, 'pipelining', path, inherited.pipelining, { min: 1, max: 128 }),
     connectTimeout: readDuration(object, 'connectTimeout', path, inherited.connectTimeout),
     responseTimeout: readDuration(object, 'responseTimeout', path, inherited.responseTimeout),
-    bodyTimeout: readDuration(object, 'bodyTimeout', path, inherited.bodyTimeout)
+    bodyTimeout: readDuration(object, 'bodyTimeout', path, inherited.bodyTimeout),
+    passive: readPassive(object, path, inherited.passive),
+    slowStart: readDuration(object, 'slowStart', path, inherited.slowStart, 0),
+    panicThreshold: readNumber(object, 'panicThreshold', path, inherited.panicThreshold, 0, 1),
+    healthCheck: readHealthCheck(object, path, inherited.healthCheck),
+    retry: readRetry(object, path, inherited.retry)
   }
 }
 

@@ -14,7 +14,7 @@ export type UpstreamHandler = (req: http.IncomingMessage, res: http.ServerRespon
 
 const defaultHandler: UpstreamHandler = (req, res) => {
   res.setHeader('content-type', 'text/plain')
-  res.end(`${(req.socket.server as unknown as { name: string }).name} ${req.method} ${req.url}`)
+  res.end(`${(req.socket as unknown as { server: { name: string } }).server.name} ${req.method} ${req.url}`)
 }
 
 /** Starts a real HTTP server on 127.0.0.1, port 0. Its answers start with `name`. */

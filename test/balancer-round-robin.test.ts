@@ -2,6 +2,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { startUpstreams } from './helpers/upstreams.js'
+import { checkBalancerContract } from './helpers/balancer-contract.js'
 
 test('round-robin interleaves weights 5:1:1 smoothly and splits traffic by weight', async (t) => {
   const ups = await startUpstreams(3)
@@ -22,3 +23,5 @@ test('round-robin interleaves weights 5:1:1 smoothly and splits traffic by weigh
   for (const s of seen) { run = s === 'u0' ? run + 1 : 0; longest = Math.max(longest, run) }
   t.ok(longest < 5, `never 5 in a row for the heavy target (longest run ${longest})`)
 })
+
+test('round-robin: the balancer contract', (t) => checkBalancerContract(t, 'round-robin'))

@@ -1,0 +1,158 @@
+'use strict'
+
+// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover] [-- --contenders=<key,...>]
+//   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker] [-- --heap-prof=<contender>|health-checker]
+//   [-- --lolly-options='{"xForwarded":false}']`  (plugin options added to every fastify-lolly contender)
+// Side-by-side benchmarks of the built package: proxy throughput and latency against the ecosystem's
+// alternatives, balancer pick cost, health checking cost, failover under load. Prints tables and
+// writes bench/results.json. Numbers depend on the machine; the ratios between rows are the point.
+
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { runThroughputBench, formatThroughput, NODE_CONTENDERS } = require('./throughput.js')
+const { runHealthCheckBench, formatHealthCheck } = require('./health-check-cost.js')
+const { runFailoverBench, formatFailover } = require('./failover.js')
+const { evaluateTargets, formatTargets } = require('./targets.js')
+
+const SECTIONS = ['throughput', 'pick', 'health', 'failover']
+const MODES = {
+  // Under two minutes on two cores.
+  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4 },
+  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10 }
+}
+const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover]\n' +
+  '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +
+  '  [--cpu-prof=<contender>|health-checker] [--heap-prof=<contender>|health-checker]\n' +
+  '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]'
+
+function parseArgs (argv) {
+  const args = { quick: false, only: new Set(SECTIONS), profile: undefined, contenders: undefined, rounds: undefined, lollyOptions: undefined }
+  for (const arg of argv) {
+    const [name, value] = arg.split('=', 2)
+    if (arg === '--quick') {
+      args.quick = true
+    } else if (name === '--only' && value !== undefined) {
+      args.only = new Set(value.split(','))
+      for (const section of args.only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}\n${USAGE}`)
+    } else if ((name === '--cpu-prof' || name === '--heap-prof') && value !== undefined) {
+      args.profile = { kind: name === '--cpu-prof' ? 'cpu' : 'heap', target: value }
+    } else if (name === '--contenders' && value !== undefined) {
+      args.contenders = value.split(',')
+    } else if (name === '--lolly-options' && value !== undefined) {
+      try {
+        args.lollyOptions = JSON.parse(arg.slice('--lolly-options='.length))
+      } catch (err) {
+        throw new Error(`--lolly-options must be JSON: ${err.message}\n${USAGE}`)
+      }
+    } else if (name === '--rounds' && /^[1-9]\d*$/.test(value ?? '')) {
+      args.rounds = Number(value)
+    } else {
+      throw new Error(`bad argument ${arg}\n${USAGE}`)
+    }
+  }
+  const profilable = [...NODE_CONTENDERS, 'health-checker']
+  if (args.profile !== undefined && !profilable.includes(args.profile.target)) {
+    throw new Error(`--${args.profile.kind}-prof takes one of ${profilable.join(', ')}\n${USAGE}`)
+  }
+  return args
+}
+
+/** bench/pick.js is written separately; until it is there the section says so and the rest runs. */
+async function runPick (quick) {
+  const file = path.join(__dirname, 'pick.js')
+  if (!fs.existsSync(file)) return { note: 'bench/pick.js is not there yet: skipped' }
+  const { runPickBench } = require(file)
+  return { rows: await runPickBench({ quick }) }
+}
+
+function machineInfo (mode) {
+  const cpus = os.cpus()
+  return {
+    cpus: cpus.length,
+    cpuModel: cpus[0]?.model ?? 'unknown',
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    date: new Date().toISOString(),
+    mode,
+    loadAverageAtStart: os.loadavg().map((load) => Math.round(load * 100) / 100)
+  }
+}
+
+async function section (results, name, title, run, format) {
+  try {
+    results[name] = await run()
+    if (format !== undefined) console.log(format(results[name]))
+  } catch (err) {
+    results[name] = { error: err.message }
+    console.log(`\n${title}: failed\n${err.stack}`)
+  }
+}
+
+async function main () {
+  const args = parseArgs(process.argv.slice(2))
+  try {
+    require.resolve('../dist/index.js')
+  } catch {
+    throw new Error('dist/ is missing: run `npm run build` first (`npm run bench` does)')
+  }
+  const mode = args.quick ? 'quick' : 'full'
+  const settings = MODES[mode]
+  const machine = machineInfo(mode)
+  console.log(`fastify-lolly bench, ${mode} mode: ${machine.cpus} x ${machine.cpuModel}, node ${machine.node}, ` +
+    `load average ${machine.loadAverageAtStart.join(' ')}, ${machine.date}`)
+  const results = { machine, settings: { ...settings, lollyOptions: args.lollyOptions ?? null } }
+  const progress = (text) => console.log(text)
+
+  if (args.only.has('throughput')) {
+    console.log('\nProxy throughput: running...')
+    await section(results, 'throughput', 'Proxy throughput', () => runThroughputBench({
+      connections: settings.connections,
+      seconds: settings.seconds,
+      rounds: args.rounds ?? settings.rounds,
+      contenders: args.contenders,
+      warmupSeconds: settings.warmupSeconds,
+      profile: args.profile,
+      lollyOptions: args.lollyOptions,
+      progress
+    }), formatThroughput)
+  }
+  if (args.only.has('pick')) {
+    console.log('\nBalancer pick cost:')
+    await section(results, 'pick', 'Balancer pick cost', async () => {
+      const pick = await runPick(args.quick)
+      if (pick.note !== undefined) console.log(pick.note)
+      return pick
+    })
+  }
+  if (args.only.has('health')) {
+    console.log('\nHealth checking cost: running...')
+    await section(results, 'healthCheck', 'Health checking cost', () => runHealthCheckBench({
+      targetCount: settings.healthTargets,
+      seconds: settings.healthSeconds,
+      profile: args.profile,
+      lollyOptions: args.lollyOptions
+    }), formatHealthCheck)
+  }
+  if (args.only.has('failover')) {
+    console.log('\nFailover under load: running...')
+    await section(results, 'failover', 'Failover under load', () => runFailoverBench({
+      connections: settings.failoverConnections,
+      seconds: settings.failoverSeconds,
+      lollyOptions: args.lollyOptions
+    }), formatFailover)
+  }
+
+  results.targets = evaluateTargets(results)
+  console.log(formatTargets(results.targets))
+  const out = path.join(__dirname, 'results.json')
+  fs.writeFileSync(out, JSON.stringify(results, null, 2) + '\n')
+  console.log(`\nwrote ${path.relative(process.cwd(), out)}`)
+  if (args.profile !== undefined) console.log('summarise the profile with: node bench/profile-summary.js <file>')
+}
+
+main().catch((err) => {
+  console.error(err.message)
+  process.exit(1)
+})

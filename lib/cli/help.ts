@@ -1,0 +1,60 @@
+/** `lolly --help`: flags, the configuration file's format, and the signals. */
+export const HELP = `Usage:
+  lolly --config <file> [--port <n>] [--host <addr>]   run a gateway from a configuration file
+  lolly --check --config <file>                         validate the file and exit (0 if it is good)
+  lolly --demo [--port <n>] [--host <addr>]             three local upstreams behind a gateway on :3000
+  lolly --help | --version
+
+Options:
+  -c, --config <file>  configuration file: .json, .yaml or .yml
+  -p, --port <n>       listen on this port instead of listen.port (demo: instead of $PORT or 3000)
+      --host <addr>    listen on this address instead of listen.host (default 127.0.0.1)
+      --check          read and validate the file like a start would, print a summary, exit
+      --demo           run the demo (what \`npm start\` runs); Ctrl-C stops it
+  -h, --help           this text
+  -v, --version        the version of fastify-lolly
+
+Configuration file (YAML shown; JSON has the same keys):
+  listen:                      # where the gateway listens
+    host: 127.0.0.1            #   default 127.0.0.1; 0.0.0.0 for every interface (containers)
+    port: 8080                 #   default 3000; 0 picks a free port
+  logger:
+    level: info                # fatal, error, warn, info (default), debug, trace, silent
+  trustProxy: false            # Fastify's trustProxy: true, a hop count, or proxy addresses/CIDRs
+  shutdownTimeout: 30000       # ms to wait for in-flight requests on SIGTERM/SIGINT; 0 = no limit
+  routes:                      # default: every path to the default upstream, unchanged
+    - prefix: /api             # requests to /api and /api/* (any method) ...
+      upstream: api            #   ... go to this upstream (default: the default upstream)
+      rewritePrefix: /         #   ... with /api replaced by / (default: the path is kept)
+      balancer: p2c            #   optional: a balancing policy of the route's own (also hashKey)
+    - prefix: /
+      upstream: web
+  upstreams:                   # every option of the fastify-lolly plugin, passed to register as is
+    api:
+      balancer: least-connections
+      healthCheck: { path: /health, interval: 5000 }
+      retry: { attempts: 2 }
+      targets:
+        - http://10.0.0.1:8080
+        - { url: http://10.0.0.2:8080, weight: 2 }
+        - { url: http://10.0.0.3:8080, backup: true }
+    web:
+      targets: [http://10.0.0.4:3000]
+  # Instead of upstreams, a single upstream can be given as top-level targets (plus its settings).
+  # Other plugin options (defaultUpstream, xForwarded, status, metrics, and upstream settings as the
+  # defaults of every upstream) go at the top level. Any other key is an error naming the file and
+  # the path (lolly.yaml: upstreams.api.targets[1].weight must be a positive integer, got 0).
+
+Signals:
+  SIGTERM, SIGINT   stop: close the listening socket, finish the requests in flight, stop the health
+                    probes, exit 0 (1 after shutdownTimeout). A second signal exits at once (1).
+  SIGHUP            reload the file. Added, removed and changed targets are applied live; targets
+                    that did not change keep their health state, counters and connections; removed
+                    targets finish their in-flight requests first. logger.level and shutdownTimeout
+                    change live too. A change to anything else (listen, routes, trustProxy, the
+                    upstreams or their settings) needs a restart: such a reload is refused as a
+                    whole with a log line saying so, as is a file that is not valid, and the
+                    running configuration keeps serving.
+
+Exit codes: 0 stopped cleanly, 1 the file or the start failed (or stopping did), 2 bad arguments.
+`

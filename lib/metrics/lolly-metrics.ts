@@ -1,0 +1,180 @@
+import type { Counter, Gauge, Histogram, MetricObjectWithValues, MetricValueWithName } from 'prom-client'
+import { MetricExistsError } from '../errors.js'
+import type { MetricsRegistry, NormalizedMetrics } from '../options/types.js'
+import type { TargetState } from '../target.js'
+import type { UpstreamPool } from '../upstream-pool.js'
+import type { PromClientModule } from './prom-client-loader.js'
+import type { RetryReason, TrafficRecorder } from './traffic-recorder.js'
+
+const STATES: readonly TargetState[] = ['healthy', 'unhealthy', 'ejected', 'draining', 'disabled']
+
+type HistogramValues = MetricObjectWithValues<MetricValueWithName<string>>
+
+export interface LollyMetricsSources {
+  pools: Iterable<UpstreamPool>
+  recorder: TrafficRecorder
+  /** Whether a request can be tried on more than one target; without failover there are no retries to count. */
+  retries: boolean
+}
+
+/**
+ * Registers fastify-lolly's Prometheus metrics in a registry. Every value is read at scrape time
+ * (collect()): gauges from the targets themselves, counters and the histogram from the
+ * TrafficRecorder's plain numbers, so the request path never calls into prom-client (whose
+ * labelled children hash their label values on every call). Returns the function that takes them
+ * out of the registry again, for the app's onClose.
+ */
+export function registerLollyMetrics (client: PromClientModule, options: NormalizedMetrics, sources: LollyMetricsSources): () => void {
+  const registry = (options.registry ?? client.register) as MetricsRegistry
+  const p = options.prefix
+  const { pools, recorder } = sources
+  const metrics = new Map<string, object>()
+  const add = (metric: object, name: string): void => { metrics.set(name, metric) }
+  // Created with no registers and added below once all are made: a clash is then our error, not
+  // prom-client's, and leaves none of ours behind in the registry.
+  const common = { registers: [] }
+
+  add(new client.Gauge({
+    ...common,
+    name: `${p}target_up`,
+    help: 'Whether the target takes traffic (state healthy): 1 or 0.',
+    labelNames: ['upstream', 'target'],
+    collect (this: Gauge) {
+      this.reset()
+      forEachTarget(pools, (upstream, target, state) => this.set({ upstream, target }, state === 'healthy' ? 1 : 0))
+    }
+  }), `${p}target_up`)
+
+  add(new client.Gauge({
+    ...common,
+    name: `${p}target_state`,
+    help: 'The target\'s state: 1 for the current one, 0 for the others.',
+    labelNames: ['upstream', 'target', 'state'],
+    collect (this: Gauge) {
+      this.reset()
+      forEachTarget(pools, (upstream, target, current) => {
+        for (const state of STATES) this.set({ upstream, target, state }, state === current ? 1 : 0)
+      })
+    }
+  }), `${p}target_state`)
+
+  add(new client.Gauge({
+    ...common,
+    name: `${p}target_inflight`,
+    help: 'Requests in flight to the target.',
+    labelNames: ['upstream', 'target'],
+    collect (this: Gauge) {
+      this.reset()
+      for (const pool of pools) {
+        for (const target of pool.targets) this.set({ upstream: pool.name, target: target.url }, target.inflight)
+      }
+    }
+  }), `${p}target_inflight`)
+
+  add(new client.Counter({
+    ...common,
+    name: `${p}requests_total`,
+    help: 'Tries sent to the target, by outcome: the response status, or timeout / error when there was none.',
+    labelNames: ['upstream', 'target', 'code'],
+    collect (this: Counter) {
+      this.reset()
+      for (const traffic of recorder.all()) {
+        const labels = { upstream: traffic.upstream, target: traffic.target }
+        for (const [status, count] of traffic.statuses) this.inc({ ...labels, code: String(status) }, count)
+        if (traffic.timeouts > 0) this.inc({ ...labels, code: 'timeout' }, traffic.timeouts)
+        if (traffic.errors > 0) this.inc({ ...labels, code: 'error' }, traffic.errors)
+      }
+    }
+  }), `${p}requests_total`)
+
+  add(new client.Counter({
+    ...common,
+    name: `${p}ejections_total`,
+    help: 'Times passive health ejected the target.',
+    labelNames: ['upstream', 'target'],
+    collect (this: Counter) {
+      this.reset()
+      // Every current target has a series from the start, so rate() and increase() see the first ejection.
+      forEachTarget(pools, (upstream, target) => { recorder.traffic(upstream, target) })
+      for (const traffic of recorder.all()) this.inc({ upstream: traffic.upstream, target: traffic.target }, traffic.ejections)
+    }
+  }), `${p}ejections_total`)
+
+  if (sources.retries) {
+    add(new client.Counter({
+      ...common,
+      name: `${p}retries_total`,
+      help: 'Tries that followed a failed one on another target, by what the failed try got: its status or error code.',
+      labelNames: ['upstream', 'reason'],
+      collect (this: Counter) {
+        this.reset()
+        for (const [upstream, reasons] of recorder.retries) {
+          for (const [reason, count] of reasons) this.inc({ upstream, reason: retryLabel(reason) }, count)
+        }
+      }
+    }), `${p}retries_total`)
+  }
+
+  add(durationHistogram(client, `${p}request_duration_seconds`, options.buckets, recorder), `${p}request_duration_seconds`)
+
+  for (const name of metrics.keys()) {
+    if (registry.getSingleMetric(name) !== undefined) throw new MetricExistsError(name)
+  }
+  for (const metric of metrics.values()) registry.registerMetric(metric)
+  return () => {
+    for (const [name, metric] of metrics) {
+      // Only ours: the user may have removed it, or registered another under the name since.
+      if (registry.getSingleMetric(name) === metric) registry.removeSingleMetric(name)
+    }
+  }
+}
+
+function retryLabel (reason: RetryReason): string {
+  return typeof reason === 'number' ? String(reason) : reason
+}
+
+function forEachTarget (pools: Iterable<UpstreamPool>, fn: (upstream: string, target: string, state: TargetState) => void): void {
+  for (const pool of pools) {
+    for (const target of pool.targets) fn(pool.name, target.url, target.state)
+  }
+}
+
+/**
+ * prom-client's Histogram, with its values built from the recorder's buckets at scrape time rather
+ * than from observe() calls (a Histogram has no way to set buckets). Everything else (registry,
+ * text and JSON formats, cluster aggregation) is prom-client's own.
+ */
+function durationHistogram (client: PromClientModule, name: string, buckets: readonly number[], recorder: TrafficRecorder): Histogram {
+  const help = 'Time from sending a try to the target\'s response headers (or to its error), seconds.'
+  class RecordedHistogram extends client.Histogram {
+    // prom-client's text format calls this one (missing from its typings), the JSON format get().
+    async getForPromString (): Promise<HistogramValues> {
+      const values: Array<MetricValueWithName<string>> = []
+      for (const traffic of recorder.all()) {
+        if (traffic.durationCount === 0) continue
+        const labels = { upstream: traffic.upstream, target: traffic.target }
+        let cumulative = 0
+        for (let i = 0; i < buckets.length; i++) {
+          cumulative += traffic.buckets[i]
+          values.push({ labels: { ...labels, le: buckets[i] }, value: cumulative, metricName: `${name}_bucket` })
+        }
+        values.push({ labels: { ...labels, le: '+Inf' }, value: traffic.durationCount, metricName: `${name}_bucket` })
+        values.push({ labels, value: traffic.durationSum, metricName: `${name}_sum` })
+        values.push({ labels, value: traffic.durationCount, metricName: `${name}_count` })
+      }
+      // The shape prom-client's own Histogram returns; its typings declare `type` as an enum it never uses.
+      return { name, help, type: 'histogram', values, aggregator: 'sum' } as unknown as HistogramValues
+    }
+
+    override get (): Promise<HistogramValues> {
+      return this.getForPromString()
+    }
+  }
+  return new RecordedHistogram({
+    name,
+    help,
+    labelNames: ['upstream', 'target'],
+    buckets: [...buckets],
+    registers: []
+  })
+}

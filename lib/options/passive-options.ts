@@ -1,0 +1,88 @@
+import type { PassiveSettings } from './types.js'
+import { checkKeys, invalid, join, readDuration, readInteger, readNumber, type Plain } from './option-reader.js'
+
+const PASSIVE_KEYS = ['maxFails', 'failWindow', 'ejectTime', 'maxEjectTime', 'maxEjectedPercent', 'statuses']
+
+/**
+ * Passive health defaults, and why, against what nginx, Envoy and Caddy ship:
+ *
+ * - On by default. Caddy keeps passive checks off because with its max_fails=1 a single failure takes
+ *   a host out for everyone; nginx and Envoy have them on. With 5 failures needed (below) one bad
+ *   request cannot eject anything, and a pool without active checks still stops sending traffic to a
+ *   dead target, which is the reason people put a balancer in front of several targets.
+ * - maxFails 5, as Envoy's consecutive_5xx. nginx's max_fails=1 ejects on one dropped connection or
+ *   one timeout, which on a busy pool means ejections for noise.
+ * - failWindow 10 s, as nginx's fail_timeout: a sliding window (Caddy's fail_duration), so five
+ *   failures spread over an hour never add up. Unlike Envoy's "consecutive", a target that fails
+ *   every other request is still ejected: successes in between do not hide its failures.
+ * - ejectTime 30 s and maxEjectTime 300 s, as Envoy: long enough that a crashed process is not hit
+ *   again every few seconds, doubling (Envoy multiplies linearly; doubling reaches the cap in four
+ *   ejections instead of ten) so a flapping target spends most of its time out, capped so a target
+ *   that recovered is back within five minutes even without active checks.
+ * - maxEjectedPercent 50: Envoy's 10 % (with "at least one host") lets small pools eject only one
+ *   target, and a pool of 20 only two, so a real outage of three keeps getting traffic; nginx has no
+ *   cap at all, so a bad deploy that answers 503 everywhere empties the pool. Half the pool bounds
+ *   what passive health (which an attacker can trigger, see statuses) can take out.
+ * - statuses 502, 503, 504: what nginx's proxy_next_upstream and Envoy's gateway errors count; these
+ *   say "the target is broken or overloaded". 500 is left out by default because one URL that always
+ *   throws (HAProxy users' warning) would let any client eject every target; add it if your targets
+ *   only answer 500 when the whole process is sick.
+ */
+export const DEFAULT_PASSIVE: PassiveSettings = {
+  maxFails: 5,
+  failWindow: 10_000,
+  ejectTime: 30_000,
+  maxEjectTime: 300_000,
+  maxEjectedPercent: 50,
+  statuses: [502, 503, 504]
+}
+
+/**
+ * Reads `passive` of one upstream over what it inherits: `false` turns passive health off, `true`
+ * keeps the inherited settings (or the defaults when the parent turned it off), an object overrides
+ * some of them.
+ */
+export function readPassive (object: Plain, path: string, inherited: PassiveSettings | false): PassiveSettings | false {
+  const value = object.passive
+  const base = inherited === false ? DEFAULT_PASSIVE : inherited
+  if (value === undefined) return inherited
+  if (value === false) return false
+  if (value === true) return base
+  const where = join(path, 'passive')
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw invalid(where, 'a boolean or an object', value)
+  }
+  const passive = value as Plain
+  checkKeys(passive, PASSIVE_KEYS, where)
+  const ejectTime = readDuration(passive, 'ejectTime', where, base.ejectTime)
+  const maxEjectTime = readDuration(passive, 'maxEjectTime', where, Math.max(base.maxEjectTime, ejectTime))
+  if (maxEjectTime < ejectTime) {
+    throw invalid(join(where, 'maxEjectTime'), `at least ejectTime (${ejectTime})`, maxEjectTime)
+  }
+  return {
+    maxFails: readInteger(passive, 'maxFails', where, base.maxFails, { min: 1, max: 1000 }),
+    failWindow: readDuration(passive, 'failWindow', where, base.failWindow),
+    ejectTime,
+    maxEjectTime,
+    maxEjectedPercent: readNumber(passive, 'maxEjectedPercent', where, base.maxEjectedPercent, 1, 100),
+    statuses: readStatuses(passive, join(where, 'statuses'), base.statuses)
+  }
+}
+
+/**
+ * Only 5xx statuses may count against a target. A 4xx is the client's doing (a missing page, a bad
+ * token): counting it would let any client eject every target by asking for URLs that do not exist,
+ * which is why nginx never counts 403/404 and Envoy's outlier detection only sees 5xx.
+ */
+function readStatuses (object: Plain, path: string, fallback: readonly number[]): readonly number[] {
+  const value = object.statuses
+  if (value === undefined) return fallback
+  if (!Array.isArray(value)) throw invalid(path, 'an array of 5xx statuses', value)
+  for (let i = 0; i < value.length; i++) {
+    const status = value[i] as unknown
+    if (typeof status !== 'number' || !Number.isInteger(status) || status < 500 || status > 599) {
+      throw invalid(`${path}[${i}]`, 'a 5xx status (500 to 599; 4xx are the client\'s doing and never count)', status)
+    }
+  }
+  return [...new Set(value as number[])]
+}

@@ -1,0 +1,42 @@
+import type { TargetSnapshot } from '../target.js'
+import type { UpstreamPool } from '../upstream-pool.js'
+
+/** One upstream as the status page shows it. */
+export interface UpstreamStatus<T extends TargetSnapshot = TargetSnapshot> {
+  name: string
+  balancer: string
+  /** Balancing over unhealthy targets too: fewer than panicThreshold of them are healthy. */
+  panicking: boolean
+  /** ms between active probes; null without active checks. */
+  checkInterval: number | null
+  targets: T[]
+}
+
+/** `GET <path>/targets.json`, and the first message of the event stream. */
+export interface StatusView<T extends TargetSnapshot = TargetSnapshot> {
+  /** Server time (ms since the epoch), so the page can age probes and count down ejections without trusting its own clock. */
+  at: number
+  defaultUpstream: string
+  upstreams: Array<UpstreamStatus<T>>
+}
+
+/** Every pool's targets, grouped by upstream, with what the page needs to explain them. */
+export function statusView<T extends TargetSnapshot> (
+  pools: Iterable<UpstreamPool>, defaultUpstream: string, now: number, describe: (pool: UpstreamPool) => T[]
+): StatusView<T> {
+  const upstreams: Array<UpstreamStatus<T>> = []
+  for (const pool of pools) {
+    upstreams.push({
+      name: pool.name,
+      balancer: pool.config.balancer.name,
+      panicking: pool.panicking,
+      checkInterval: pool.config.healthCheck?.interval ?? null,
+      targets: describe(pool)
+    })
+  }
+  return { at: now, defaultUpstream, upstreams }
+}
+
+export function snapshotsOf (pool: UpstreamPool): TargetSnapshot[] {
+  return pool.snapshots()
+}

@@ -1,0 +1,68 @@
+import Fastify from 'fastify'
+import { expect, test } from 'tstyche'
+import lolly, { lolly as named, errors, type LollyOptions, type TargetSnapshot, type StateChange, type TryRecord } from 'fastify-lolly'
+
+test('the plugin registers with typed options, from the default and the named export', () => {
+  const app = Fastify()
+  expect(app.register(lolly, { targets: ['http://127.0.0.1:1', { url: 'http://127.0.0.1:2', weight: 3, backup: true }] })).type.not.toRaiseError()
+  expect(app.register(named, { upstreams: { api: { targets: ['http://a:1'], balancer: 'least-connections' } }, defaultUpstream: 'api' })).type.not.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], balancer: 'fastest' })).type.toRaiseError()
+  expect(app.register(lolly, { targets: [{ url: 'http://a:1', weight: '3' }] })).type.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], hashKey: 'query:x' })).type.toRaiseError()
+  expect<LollyOptions>().type.toBeAssignableFrom({ targets: ['http://a:1'], hashKey: 'header:x-user' as const })
+  expect<LollyOptions>().type.toBeAssignableFrom({ targets: ['http://a:1'], hashKey: (request: { ip: string }) => request.ip })
+})
+
+test('app.lolly is typed through declaration merging', () => {
+  const app = Fastify()
+  expect(app.lolly.targets).type.toBe<TargetSnapshot[]>()
+  expect(app.lolly.upstreams.api.targets[0].state).type.toBe<'healthy' | 'unhealthy' | 'ejected' | 'draining' | 'disabled'>()
+  expect(app.lolly.upstreams.api.targets[0].inflight).type.toBe<number>()
+  app.lolly.on('state', (change) => {
+    expect(change).type.toBe<StateChange>()
+  })
+})
+
+test('route config.upstream is typed through FastifyContextConfig', () => {
+  const app = Fastify()
+  expect(app.get('/a', { config: { upstream: 'auth' } }, (_req, reply) => reply.from())).type.not.toRaiseError()
+  expect(app.get('/b', { config: { upstream: { name: 'api', balancer: 'ip-hash' } } }, (_req, reply) => reply.from())).type.not.toRaiseError()
+  expect(app.get('/c', { config: { upstream: { name: 'api', balancer: 'nope' } } }, (_req, reply) => reply.from())).type.toRaiseError()
+  app.get('/d', async (request, reply) => {
+    await reply.from()
+    expect(request.lolly?.tries).type.toBe<readonly TryRecord[] | undefined>()
+  })
+})
+
+test('errors carry FST_LOLLY_ codes', () => {
+  expect(new errors.InvalidOptionError('x').code).type.toBe<string>()
+})
+
+test('health, passive, retry, status and metrics options are typed', () => {
+  const app = Fastify()
+  const options: LollyOptions = {
+    targets: ['http://a:1'],
+    healthCheck: { path: '/healthz', interval: 5000, timeout: 1000, expect: { status: [200, '300-399'], body: /ok/ }, healthyThreshold: 2 },
+    passive: { maxFails: 3, failWindow: 10_000, ejectTime: 30_000 },
+    retry: { attempts: 2, on: ['connect-error', 'status'], statuses: [503] },
+    slowStart: 30_000,
+    panicThreshold: 0.5,
+    status: { path: '/lolly' },
+    metrics: true
+  }
+  expect(app.register(lolly, options)).type.not.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], retry: { on: ['always'] } })).type.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], healthCheck: { interval: '5s' } })).type.toRaiseError()
+  expect<lolly.HealthCheckOptions>().type.toBeAssignableFrom({ path: '/health' })
+  expect<lolly.RetryOptions>().type.toBeAssignableFrom({ attempts: 1 })
+})
+
+test('runtime management is typed on app.lolly', () => {
+  const app = Fastify()
+  expect(app.lolly.drain('default', 'http://a:1')).type.toBe<Promise<void>>()
+  expect(app.lolly.removeTarget('default', 'http://a:1')).type.toBe<Promise<void>>()
+  expect(app.lolly.setWeight('default', 'http://a:1', 3)).type.not.toRaiseError()
+  expect(app.lolly.addTarget('default', { url: 'http://b:1', weight: 2 })).type.not.toRaiseError()
+  expect(app.lolly.setWeight('default', 'http://a:1', '3')).type.toRaiseError()
+  expect(app.lolly.targets[0].lastCheck).type.toBe<lolly.CheckResult | null>()
+})
