@@ -59,8 +59,8 @@ export class BalancerSet {
 function pickFromTier (tier: Balancer, ctx: PickContext, exclusion: Exclusion | undefined): Target | undefined {
   const candidates = Math.min(tier.size, MAX_CANDIDATES)
   for (let attempt = 0; attempt < candidates; attempt++) {
-    const target = tier.pick(ctx, attempt)
-    if (target === undefined) return undefined
+    // Within `size` attempts every balancer offers a target (the Balancer contract).
+    const target = tier.pick(ctx, attempt)!
     if (target.canTake() && (exclusion === undefined || !exclusion.excludes(target))) return target
   }
   return undefined

@@ -10,19 +10,20 @@ import { bindRoute, describeRoute, kRouteBinding } from './route-binding.js'
 import { createPoolReporter } from './pool-reporter.js'
 import { createStateReporter } from './state-reporter.js'
 import { registerStatusRoutes } from './status/status-routes.js'
-import { UpstreamPool, type PoolHooks, type StateChange } from './upstream-pool.js'
+import { UpstreamPool, type PoolHooks } from './upstream-pool.js'
 
 /** The plugin body: validate once, build the pools, wire reply.from, tie everything to the app's lifecycle. */
 export async function registerLolly (app: FastifyInstance, rawOptions: LollyOptions): Promise<void> {
   const options = readPluginOptions(rawOptions)
 
-  let report: (change: StateChange) => void = () => {}
-  const hooks: PoolHooks = { onStateChange: (change: StateChange) => report(change), now: Date.now }
+  // The pools need their hooks before `app.lolly` exists to report through; no state can change
+  // until the plugin is done registering, so the reporters are attached just below.
+  const hooks = { now: Date.now } as PoolHooks
   const pools = new Map<string, UpstreamPool>()
   for (const [name, config] of options.upstreams) pools.set(name, new UpstreamPool(config, hooks))
   const defaultPool = pools.get(options.defaultUpstream)!
   const api = new LollyApi(pools, options.defaultUpstream)
-  report = createStateReporter(api, app.log)
+  hooks.onStateChange = createStateReporter(api, app.log)
   const poolReporter = createPoolReporter(api, app.log)
   hooks.onPanic = poolReporter.panic
   hooks.onMembershipChange = poolReporter.membership

@@ -8,22 +8,17 @@ import type { NormalizedRetry } from './options/retry-options.js'
 // once the target received it.
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE'])
 
-// Errors that say nothing about the target: the request itself is bad, or the proxy is shutting
-// down. Another target would fail the same way.
-// (Errors about the request itself, upstream-errors.ts' REQUEST_SIDE_CODES, never get this far.)
-const NOT_RETRYABLE = new Set(['UND_ERR_ABORTED', 'UND_ERR_DESTROYED', 'UND_ERR_CLOSED', 'FST_LOLLY_POOL_CLOSED'])
-
 export function isIdempotent (method: string): boolean {
   return IDEMPOTENT.has(method)
 }
 
 /**
  * Whether a failed try's error is one `retry` moves on from. `connected`: undici had opened the
- * connection and started sending the request (its onConnect ran).
+ * connection and started sending the request (its onConnect ran). Errors that say nothing about the
+ * target (upstream-errors.ts: request-side and proxy-side) never get here.
  */
 export function isRetryableError (retry: NormalizedRetry, err: Error & { code?: string }, connected: boolean): boolean {
   const code = err.code
-  if (NOT_RETRYABLE.has(code as string)) return false
   // Before the connection opened every failure is a connect error: refused, unreachable, DNS, TLS, connect timeout.
   if (!connected) return retry.onConnectError
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return retry.onTimeout

@@ -13,6 +13,15 @@ export function isRequestSide (err: Error & { code?: string }): boolean {
   return err.code !== undefined && REQUEST_SIDE_CODES.has(err.code)
 }
 
+// Errors of the proxy's own making: a try cut because its connection pool was closed or destroyed
+// (shutdown, a target removed under it). They say nothing about the target either: never counted
+// toward ejecting it, never retried elsewhere.
+const PROXY_SIDE_CODES: ReadonlySet<string> = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED', 'FST_LOLLY_POOL_CLOSED'])
+
+export function isProxySide (err: Error & { code?: string }): boolean {
+  return err.code !== undefined && PROXY_SIDE_CODES.has(err.code)
+}
+
 /** The error the client gets when undici refused to send the request (see REQUEST_SIDE_CODES). */
 export function toRequestError (err: Error & { code?: string }): Error {
   const requestError = new UnsendableRequestError(`${err.code}: ${err.message}`)

@@ -283,7 +283,7 @@ export class UpstreamPool extends Dispatcher {
     // Idempotent: the app's onClose and a user may both close the pool; after destroy, close is done too.
     this.closed = true
     this.stopTimers()
-    this.closing ??= this.destroying ?? Promise.all(this.targets.map((target) => target.dispatcher.close())).then(() => {})
+    this.closing ??= this.destroying ?? Promise.all(this.targets.map((target) => target.dispatcher.destroyed ? undefined : target.dispatcher.close())).then(() => {})
     if (callback === undefined) return this.closing
     this.closing.then(callback, callback)
   }

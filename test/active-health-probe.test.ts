@@ -2,7 +2,7 @@ import { test, type Test } from 'tap'
 import Fastify from 'fastify'
 import { Agent } from 'undici'
 import lolly from '../lib/index.js'
-import { runProbe } from '../lib/health/probe.js'
+import { Probe, type ProbeOutcome } from '../lib/health/probe.js'
 import { readPluginOptions } from '../lib/options/plugin-options.js'
 import type { HealthCheckOptions } from '../lib/options/types.js'
 import { closedPort, startUpstream, type Upstream } from './helpers/upstreams.js'
@@ -172,5 +172,21 @@ test("undici's own timeouts count as a timeout too", async (t) => {
   t.teardown(async () => { await agent.destroy(); await hanging.close() })
   const check = readPluginOptions({ targets: [hanging.url], healthCheck: { timeout: 5000 } }).upstreams.get('default')!.healthCheck!
   const request = { origin: hanging.url, path: '/health', method: 'GET' as const, headers: {} }
-  t.same(await runProbe(agent, request, check, new AbortController()), { ok: false, status: null, error: 'timeout' })
+  const outcome = await new Promise<ProbeOutcome>((resolve) => new Probe(check, resolve).send(agent, request))
+  t.same(outcome, { ok: false, status: null, error: 'timeout' })
+})
+
+test('a probe stopped before its connection is up never sends its request and reports nothing', async (t) => {
+  const up = await startUpstream('a')
+  const agent = new Agent()
+  t.teardown(async () => { await agent.destroy(); await up.close() })
+  const closed = new Promise<void>((resolve) => up.server.once('connection', (socket) => socket.once('close', () => resolve())))
+  const check = readPluginOptions({ targets: [up.url], healthCheck: true }).upstreams.get('default')!.healthCheck!
+  const outcomes: ProbeOutcome[] = []
+  const probe = new Probe(check, (outcome) => outcomes.push(outcome))
+  probe.send(agent, { origin: up.url, path: '/health', method: 'GET', headers: {} })
+  probe.cancel()
+  await closed
+  t.equal(up.hits.length, 0, 'the connection was dropped before the request was written')
+  t.same(outcomes, [])
 })

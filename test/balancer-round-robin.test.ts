@@ -3,6 +3,8 @@ import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { startUpstreams } from './helpers/upstreams.js'
 import { checkBalancerContract } from './helpers/balancer-contract.js'
+import { balancerFor, context, makeTargets } from './helpers/tier-targets.js'
+import type { Target } from '../lib/target.js'
 
 test('round-robin interleaves weights 5:1:1 smoothly and splits traffic by weight', async (t) => {
   const ups = await startUpstreams(3)
@@ -25,3 +27,18 @@ test('round-robin interleaves weights 5:1:1 smoothly and splits traffic by weigh
 })
 
 test('round-robin: the balancer contract', (t) => checkBalancerContract(t, 'round-robin'))
+
+test('round-robin: every weight mix gets exactly its share over whole cycles, ties included', async (t) => {
+  // Weights with common multiples make deadlines coincide: the order of ties must stay deterministic.
+  for (const weights of [[1, 1], [1, 3], [2, 2, 4], [3, 1, 2, 6], [1, 1, 1, 1, 1, 1, 1], [6, 3, 2, 1, 1]]) {
+    const targets = makeTargets(t, weights.map((weight) => ({ weight })))
+    const balancer = balancerFor('round-robin', targets)
+    const total = weights.reduce((a, b) => a + b, 0)
+    const counts = new Map<Target, number>()
+    for (let i = 0; i < total * 20; i++) {
+      const target = balancer.pick(context(), 0)!
+      counts.set(target, (counts.get(target) ?? 0) + 1)
+    }
+    t.same(targets.map((target) => counts.get(target)), weights.map((w) => w * 20), `weights ${weights.join(':')}`)
+  }
+})

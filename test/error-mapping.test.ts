@@ -1,4 +1,5 @@
 import { test } from 'tap'
+import net, { type AddressInfo } from 'node:net'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { closedPort, startUpstream } from './helpers/upstreams.js'
@@ -84,4 +85,18 @@ test('a user onError still receives the error, with ours as its cause', async (t
   const res = await app.inject('/x')
   t.equal(res.statusCode, 599)
   t.same(res.json(), { mine: 'FST_LOLLY_BAD_GATEWAY' })
+})
+
+test('an error reply-from raises itself (an upstream status out of range) reaches the client as reply-from made it', async (t) => {
+  const odd = net.createServer((socket) => {
+    socket.once('data', () => socket.end('HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok'))
+  })
+  await new Promise<void>((resolve) => odd.listen(0, '127.0.0.1', resolve))
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await new Promise((resolve) => odd.close(resolve)) })
+  await app.register(lolly, { targets: [`http://127.0.0.1:${(odd.address() as AddressInfo).port}`] })
+  app.get('/*', (_req, reply) => reply.from())
+  const res = await app.inject('/x')
+  t.equal(res.statusCode, 502)
+  t.equal(res.json().code, 'FST_REPLY_FROM_BAD_GATEWAY')
 })

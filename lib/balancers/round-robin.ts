@@ -36,7 +36,7 @@ export class RoundRobinBalancer implements Balancer {
       this.key[i] = step * (i + 0.5) / n
       this.pos[i] = i
     }
-    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, this.key[i], this.pos[i])
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.reseat(i, this.key[i], this.pos[i])
     this.last = 0
   }
 
@@ -44,38 +44,22 @@ export class RoundRobinBalancer implements Balancer {
     if (attempt > 0) return walkFrom(this.targets, this.last, attempt)
     if (this.targets.length === 0) return undefined
     const top = this.pos[0]
-    this.reseatRoot(this.key[0] + this.step[top], top)
+    this.reseat(0, this.key[0] + this.step[top], top)
     this.last = top
     return this.targets[top]
   }
 
-  private siftDown (i: number, key: number, pos: number): void {
-    const keys = this.key
-    const poss = this.pos
-    const n = keys.length
-    for (;;) {
-      let child = 2 * i + 1
-      if (child >= n) break
-      if (child + 1 < n && (keys[child + 1] < keys[child] || (keys[child + 1] === keys[child] && poss[child + 1] < poss[child]))) child++
-      if (keys[child] > key || (keys[child] === key && poss[child] > pos)) break
-      keys[i] = keys[child]
-      poss[i] = poss[child]
-      i = child
-    }
-    keys[i] = key
-    poss[i] = pos
-  }
-
   /**
-   * Re-places the root after its deadline moved forward, Floyd's way: sink the hole to a leaf along
-   * the earlier child (one comparison per level), then lift the item. An item whose deadline just
-   * advanced belongs near the bottom, so the lift is short.
+   * Places (key, pos) in the subtree rooted at `top`, Floyd's way: sink the hole to a leaf along the
+   * earlier child (one comparison per level), then lift the item, no higher than `top`. For the root
+   * after its deadline moved forward (every pick) the item belongs near the bottom, so the lift is
+   * short; the same routine heapifies at rebuild.
    */
-  private reseatRoot (key: number, pos: number): void {
+  private reseat (top: number, key: number, pos: number): void {
     const keys = this.key
     const poss = this.pos
     const n = keys.length
-    let i = 0
+    let i = top
     for (;;) {
       let child = 2 * i + 1
       if (child >= n) break
@@ -84,7 +68,7 @@ export class RoundRobinBalancer implements Balancer {
       poss[i] = poss[child]
       i = child
     }
-    while (i > 0) {
+    while (i > top) {
       const parent = (i - 1) >> 1
       if (keys[parent] < key || (keys[parent] === key && poss[parent] < pos)) break
       keys[i] = keys[parent]
