@@ -46,7 +46,12 @@ export async function hostReplyFrom (app: FastifyInstance, dispatcher: Dispatche
   }
   await new Promise<void>((resolve, reject) => {
     (replyFrom as unknown as (i: FastifyInstance, o: unknown, next: (err?: Error) => void) => void)(
-      facade, options, (err) => { if (err === undefined) resolve(); else reject(err) })
+      facade, options, (err) => {
+        // reply-from fails its registration only for http2 without a base; the options above are fixed.
+        /* c8 ignore next */
+        if (err !== undefined) reject(err)
+        resolve()
+      })
   })
   return captured!
 }

@@ -1,7 +1,4 @@
-import type { Target } from '../target.js'
-import { AliasTable } from './alias-table.js'
-import type { Balancer, PickContext } from './balancer.js'
-import { WeightedFailover } from './weighted-failover.js'
+import { TwoChoiceBalancer } from './weighted-draw.js'
 
 /**
  * Least time over two random choices (nginx Plus `least_time`, Envoy's peak EWMA idea, the Go lolly
@@ -14,31 +11,8 @@ import { WeightedFailover } from './weighted-failover.js'
  * measurement, without being flooded before its first answer comes back. Two unsampled candidates
  * are compared on in-flight alone. Ties go to the unsampled candidate, else to the first draw.
  */
-export class LeastLatencyBalancer implements Balancer {
-  private targets: readonly Target[] = []
-  private readonly table = new AliasTable()
-  private readonly failover = new WeightedFailover()
-
-  get size (): number {
-    return this.targets.length
-  }
-
-  rebuild (targets: readonly Target[]): void {
-    this.targets = targets.slice()
-    this.table.rebuild(this.targets)
-    this.failover.rebuild(targets.length)
-  }
-
-  pick (_ctx: PickContext, attempt: number): Target | undefined {
-    const n = this.targets.length
-    if (n === 0) return undefined
-    if (attempt > 0) return this.targets[this.failover.next(this.table)]
-    if (n === 1) {
-      this.failover.start(0)
-      return this.targets[0]
-    }
-    const a = this.table.draw()
-    const b = this.table.drawOther(a)
+export class LeastLatencyBalancer extends TwoChoiceBalancer {
+  protected prefersSecond (a: number, b: number): boolean {
     const targetA = this.targets[a]
     const targetB = this.targets[b]
     let latencyA = targetA.latencyMs
@@ -47,9 +21,6 @@ export class LeastLatencyBalancer implements Balancer {
     if (latencyB < 0) latencyB = latencyA
     const scoreA = latencyA * (targetA.inflight + 1)
     const scoreB = latencyB * (targetB.inflight + 1)
-    const preferB = scoreB < scoreA || (scoreB === scoreA && targetB.latencyMs < 0 && targetA.latencyMs >= 0)
-    const chosen = preferB ? b : a
-    this.failover.start(chosen)
-    return this.targets[chosen]
+    return scoreB < scoreA || (scoreB === scoreA && targetB.latencyMs < 0 && targetA.latencyMs >= 0)
   }
 }

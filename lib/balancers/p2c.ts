@@ -1,8 +1,5 @@
-import type { Target } from '../target.js'
-import { AliasTable } from './alias-table.js'
-import type { Balancer, PickContext } from './balancer.js'
 import { inverseWeights } from './inverse-weights.js'
-import { WeightedFailover } from './weighted-failover.js'
+import { TwoChoiceBalancer } from './weighted-draw.js'
 
 /**
  * Power of two random choices (Envoy's least request, nginx `random two least_conn`, HAProxy
@@ -15,37 +12,14 @@ import { WeightedFailover } from './weighted-failover.js'
  * under load a target holds in-flight requests in proportion to its weight, which is what a weight
  * (a capacity) means.
  */
-export class P2cBalancer implements Balancer {
-  private targets: readonly Target[] = []
-  private readonly table = new AliasTable()
-  private readonly failover = new WeightedFailover()
+export class P2cBalancer extends TwoChoiceBalancer {
   private inverseWeight = new Float64Array(0)
 
-  get size (): number {
-    return this.targets.length
-  }
-
-  rebuild (targets: readonly Target[]): void {
-    this.targets = targets.slice()
-    this.table.rebuild(this.targets)
-    this.failover.rebuild(targets.length)
+  protected override rebuilt (): void {
     this.inverseWeight = inverseWeights(this.targets)
   }
 
-  pick (_ctx: PickContext, attempt: number): Target | undefined {
-    const n = this.targets.length
-    if (n === 0) return undefined
-    if (attempt > 0) return this.targets[this.failover.next(this.table)]
-    if (n === 1) {
-      this.failover.start(0)
-      return this.targets[0]
-    }
-    const a = this.table.draw()
-    const b = this.table.drawOther(a)
-    const loadA = this.targets[a].inflight * this.inverseWeight[a]
-    const loadB = this.targets[b].inflight * this.inverseWeight[b]
-    const chosen = loadB < loadA ? b : a
-    this.failover.start(chosen)
-    return this.targets[chosen]
+  protected prefersSecond (a: number, b: number): boolean {
+    return this.targets[b].inflight * this.inverseWeight[b] < this.targets[a].inflight * this.inverseWeight[a]
   }
 }
