@@ -52,6 +52,20 @@ test('the interval counts from the end of the previous probe, so probes of a tar
   t.same(starts.map((s) => s.at), [0, 1900])
 })
 
+test('probe starts snap to 20 ms marks of the clock (without jitter: the next one), so probes due together wake the process once', async (t) => {
+  const hanging = await startUpstream('hanging', () => {})
+  const { app, clock, starts } = await checkedApp(t, [hanging], { timeout: 307 })
+  await clock.tickAsync(0)
+  await waitFor(() => hanging.hits.length === 1, 'the first probe')
+  t.match(await nextProbe(clock, app, 307), { error: 'timeout', at: 307 })
+  await clock.tickAsync(1012)
+  await idle(30)
+  t.equal(hanging.hits.length, 1, 'nothing before the mark')
+  await clock.tickAsync(1)
+  await waitFor(() => hanging.hits.length === 2, 'the second probe')
+  t.same(starts.map((s) => s.at), [0, 1320], 'due at 1307, started at 1320')
+})
+
 test('jitter spreads first probes over jitter × interval, and every later wait over interval × (1 ± jitter/2)', async (t) => {
   const ups = await startUpstreams(8)
   const { app, clock, starts } = await checkedApp(t, ups, { jitter: 0.5 })

@@ -10,7 +10,7 @@ export interface ProbeOutcome {
   error: string | null
 }
 
-/** What a probe of one target sends; built once per target, the same for every probe. */
+/** What a probe of one target sends: undici dispatch options built once per target, the same for every probe. */
 export interface ProbeRequest {
   origin: string
   path: string
@@ -18,8 +18,8 @@ export interface ProbeRequest {
   headers: Record<string, string>
 }
 
-// The abort reason of a probe that ran out of time, told apart from a stop by identity.
-const TIMED_OUT = new Error('health probe timed out')
+/** Told the outcome of a probe, exactly once, unless the probe was cancelled first. */
+export type ProbeReport = (outcome: ProbeOutcome) => void
 
 /**
  * The request that probes `target`: the check's path on the target's origin (or on `port` of its
@@ -37,58 +37,114 @@ export function probeRequestFor (target: Target, check: NormalizedHealthCheck): 
 }
 
 /**
- * Sends one probe through `dispatcher` and judges the answer. Never throws. Redirects are not
- * followed (undici's request does not), at most `maxBodyBytes` of the body are read before the body
- * is destroyed, and the whole probe (connect, headers, body) is aborted after `timeout` through
- * `controller`, which the caller may also abort to stop the probe.
+ * One probe: an undici handler (classic API) that judges the answer as it arrives. Thousands of
+ * probes a second are the point, so it uses undici's lowest level: no body stream, no promise, no
+ * AbortSignal, one timer. Redirects are not followed (dispatch never does), at most `maxBodyBytes`
+ * of the body are read before the request is aborted (which closes its connection: a target
+ * streaming megabytes costs us `maxBodyBytes`), and the whole probe (connect, headers, body) fails
+ * with 'timeout' after `timeout`. A body shorter than the limit is read to its end, which keeps the
+ * connection for the next probe.
  */
-export async function runProbe (dispatcher: Dispatcher, request: ProbeRequest, check: NormalizedHealthCheck, controller: AbortController): Promise<ProbeOutcome> {
-  const timer = setTimeout(() => controller.abort(TIMED_OUT), check.timeout)
-  timer.unref()
-  let status: number | null = null
-  let outcome: ProbeOutcome
-  try {
-    const { statusCode, body } = await dispatcher.request({ ...request, signal: controller.signal })
-    status = statusCode
-    const prefix = await readPrefix(body, check.maxBodyBytes, check.expectBody !== null)
-    outcome = judge(statusCode, prefix, check)
-  } catch (err) {
-    outcome = { ok: false, status, error: describeFailure(err as Error, controller.signal) }
+export class Probe implements Dispatcher.DispatchHandler {
+  private readonly check: NormalizedHealthCheck
+  private report: ProbeReport | null
+  private timer: NodeJS.Timeout | undefined = undefined
+  /** Set once undici hands the request over; undefined while it waits for a connection. */
+  private abortRequest: ((err?: Error) => void) | undefined = undefined
+  private status: number | null = null
+  private size = 0
+  /** The body read so far, kept only when expect.body will be matched against it. */
+  private readonly chunks: Buffer[] | null
+
+  constructor (check: NormalizedHealthCheck, report: ProbeReport) {
+    this.check = check
+    this.report = report
+    this.chunks = check.expectBody === null ? null : []
   }
-  clearTimeout(timer)
-  return outcome
+
+  /** Sends the probe through `dispatcher`; `report` may hear how it went before this returns. */
+  send (dispatcher: Dispatcher, request: ProbeRequest): void {
+    // The argument form needs no closure per probe.
+    this.timer = setTimeout(timeOut, this.check.timeout, this)
+    this.timer.unref()
+    dispatcher.dispatch(request, this)
+  }
+
+  /** Stops the probe without a report (the checker stops or the target left); a no-op once it ended. */
+  cancel (): void {
+    this.end(null)
+  }
+
+  /** Out of time: a failed probe, and a request that must go. */
+  timeOut (): void {
+    this.end({ ok: false, status: this.status, error: 'timeout' })
+  }
+
+  onConnect (abort: (err?: Error) => void): void {
+    if (this.report === null) abort(PROBE_ENDED)
+    else this.abortRequest = abort
+  }
+
+  onHeaders (statusCode: number): boolean {
+    // 1xx interim answers (100 Continue, 103 Early Hints) are not the answer.
+    if (statusCode >= 200) this.status = statusCode
+    return true
+  }
+
+  onData (chunk: Buffer): boolean {
+    this.size += chunk.length
+    this.chunks?.push(chunk)
+    if (this.size < this.check.maxBodyBytes) return true
+    this.end(this.judge())
+    // As undici does when a handler aborts in onData: the request is gone, read no further.
+    return false
+  }
+
+  onComplete (): void {
+    this.end(this.judge())
+  }
+
+  onError (err: Error): void {
+    // Our own abort comes back here after the probe ended: nothing to say then.
+    if (this.report !== null) this.end({ ok: false, status: this.status, error: describeFailure(err) })
+  }
+
+  /** Reports `outcome` (none when null) if the probe had not ended yet, and lets go of the request. */
+  private end (outcome: ProbeOutcome | null): void {
+    const report = this.report
+    if (report === null) return
+    this.report = null
+    clearTimeout(this.timer)
+    // Aborting a request that completed or failed is a no-op in undici; one still waiting for a
+    // connection is aborted when undici hands it over (onConnect).
+    this.abortRequest?.(PROBE_ENDED)
+    if (outcome !== null) report(outcome)
+  }
+
+  private judge (): ProbeOutcome {
+    const status = this.status as number
+    if (!statusPasses(status, this.check.expectStatus)) return { ok: false, status, error: `status ${status}` }
+    const expected = this.check.expectBody
+    if (expected !== null) {
+      const prefix = Buffer.concat(this.chunks as Buffer[], Math.min(this.size, this.check.maxBodyBytes)).toString('utf8')
+      if (!(typeof expected === 'string' ? prefix.includes(expected) : expected.test(prefix))) {
+        return { ok: false, status, error: 'body did not match' }
+      }
+    }
+    return { ok: true, status, error: null }
+  }
 }
 
-function describeFailure (err: Error, signal: AbortSignal): string {
-  // Aborted: by our timer, or by stop(). Else undici's own connect/headers/body timeout may have come first.
-  const timedOut = signal.aborted ? signal.reason === TIMED_OUT : isTimeout(err)
-  if (timedOut) return 'timeout'
-  return signal.aborted ? 'aborted' : failureReason(err)
+// The reason given to undici when a probe lets go of its request; never reported, so one is enough.
+const PROBE_ENDED = new Error('health probe ended')
+
+// undici's own connect, headers and body timeouts (set to the probe's timeout) may run out first.
+function describeFailure (err: Error): string {
+  return isTimeout(err) ? 'timeout' : failureReason(err)
 }
 
-/**
- * Reads the body up to `limit` bytes, keeping them only when they will be matched. Leaving the loop
- * early destroys the body (and its connection): a target streaming megabytes costs us `limit` bytes.
- * A short body is read to its end, which keeps the connection for the next probe.
- */
-async function readPrefix (body: AsyncIterable<Buffer>, limit: number, keep: boolean): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of body) {
-    if (keep) chunks.push(chunk)
-    size += chunk.length
-    if (size >= limit) break
-  }
-  return keep ? Buffer.concat(chunks, Math.min(size, limit)).toString('utf8') : ''
-}
-
-function judge (status: number, prefix: string, check: NormalizedHealthCheck): ProbeOutcome {
-  if (!statusPasses(status, check.expectStatus)) return { ok: false, status, error: `status ${status}` }
-  const expected = check.expectBody
-  if (expected !== null && !(typeof expected === 'string' ? prefix.includes(expected) : expected.test(prefix))) {
-    return { ok: false, status, error: 'body did not match' }
-  }
-  return { ok: true, status, error: null }
+function timeOut (probe: Probe): void {
+  probe.timeOut()
 }
 
 export function statusPasses (status: number, ranges: readonly StatusRange[]): boolean {
