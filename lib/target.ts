@@ -100,6 +100,9 @@ export class Target {
    * or draining. Set by the pool on every rebuild, so a pick never re-derives it.
    */
   routable: boolean
+  /** Probes that passed and failed, counted by the active checker (metrics read them at scrape time). */
+  checksPassed = 0
+  checksFailed = 0
   /** Written by the active checker after each probe; replaced, never mutated, so snapshots can share it. */
   lastCheck: CheckResult | null = null
 

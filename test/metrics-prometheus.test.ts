@@ -214,3 +214,36 @@ test('bad metrics options fail register naming the path', async (t) => {
   t.equal(client.register.getSingleMetric('lolly_target_up'), undefined, 'metrics: false registers nothing')
   await off.close()
 })
+
+test('active health checks are counted by target and result, for the pools that have them', async (t) => {
+  const ok = await startUpstream('ok')
+  const bad = await startUpstream('bad', answer503)
+  const plain = await startUpstream('plain')
+  const registry = new Registry()
+  const app = await proxyApp({
+    upstreams: {
+      checked: { targets: [ok.url, bad.url], healthCheck: { interval: 100, timeout: 50, jitter: 0, unhealthyThreshold: 10 } },
+      unchecked: { targets: [plain.url] }
+    },
+    metrics: { registry }
+  })
+  t.teardown(async () => { await app.close(); await ok.close(); await bad.close(); await plain.close() })
+  await app.ready()
+  const targets = app.lolly.upstreams.checked.dispatcher.targets
+  // Real probes, a few intervals' worth (bounded): both targets must have been probed twice.
+  for (let i = 0; i < 40 && targets.some((target) => target.checksPassed + target.checksFailed < 2); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const samples = await scrape(registry)
+  const passed = (url: string, result: string) => sampleValue(samples, 'lolly_health_checks_total', { upstream: 'checked', target: url, result })
+  t.ok(passed(ok.url, 'pass')! >= 2, 'the healthy target\'s passes')
+  t.equal(passed(ok.url, 'fail'), 0)
+  t.ok(passed(bad.url, 'fail')! >= 2, 'the failing target\'s failures')
+  t.equal(passed(bad.url, 'pass'), 0)
+  t.equal(samples.filter((s) => s.name === 'lolly_health_checks_total' && s.labels.upstream === 'unchecked').length, 0, 'no series for a pool without checks')
+
+  const other = new Registry()
+  const unchecked = await proxyApp({ targets: [plain.url], metrics: { registry: other } })
+  t.teardown(() => unchecked.close())
+  t.equal((await scrape(other)).filter((s) => s.name === 'lolly_health_checks_total').length, 0, 'not registered when no pool probes')
+})

@@ -219,6 +219,8 @@ export class ActiveChecker {
 
   private record (slot: ProbeSlot, outcome: ProbeOutcome, durationMs: number): void {
     const target = slot.target
+    if (outcome.ok) target.checksPassed++
+    else target.checksFailed++
     target.lastCheck = Object.freeze({ at: Date.now(), ok: outcome.ok, status: outcome.status, durationMs, error: outcome.error })
     const state = target.state
     if (slot.countedIn !== state) {

@@ -115,6 +115,25 @@ export function registerLollyMetrics (client: PromClientModule, options: Normali
     }), `${p}retries_total`)
   }
 
+  if ([...pools].some((pool) => pool.config.healthCheck !== null)) {
+    add(new client.Counter({
+      ...common,
+      name: `${p}health_checks_total`,
+      help: 'Active health probes of the target, by result: pass or fail.',
+      labelNames: ['upstream', 'target', 'result'],
+      collect (this: Counter) {
+        this.reset()
+        for (const pool of pools) {
+          if (pool.config.healthCheck === null) continue
+          for (const target of pool.targets) {
+            this.inc({ upstream: pool.name, target: target.url, result: 'pass' }, target.checksPassed)
+            this.inc({ upstream: pool.name, target: target.url, result: 'fail' }, target.checksFailed)
+          }
+        }
+      }
+    }), `${p}health_checks_total`)
+  }
+
   add(durationHistogram(client, `${p}request_duration_seconds`, options.buckets, recorder), `${p}request_duration_seconds`)
 
   for (const name of metrics.keys()) {
