@@ -1,6 +1,6 @@
 'use strict'
 
-// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover] [-- --contenders=<key,...>]
+// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,metrics] [-- --contenders=<key,...>]
 //   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker] [-- --heap-prof=<contender>|health-checker]
 //   [-- --lolly-options='{"xForwarded":false}']`  (plugin options added to every fastify-lolly contender)
 // Side-by-side benchmarks of the built package: proxy throughput and latency against the ecosystem's
@@ -13,15 +13,16 @@ const path = require('node:path')
 const { runThroughputBench, formatThroughput, NODE_CONTENDERS } = require('./throughput.js')
 const { runHealthCheckBench, formatHealthCheck } = require('./health-check-cost.js')
 const { runFailoverBench, formatFailover } = require('./failover.js')
+const { runMetricsCostBench, formatMetricsCost } = require('./metrics-cost.js')
 const { evaluateTargets, formatTargets } = require('./targets.js')
 
-const SECTIONS = ['throughput', 'pick', 'health', 'failover']
+const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'metrics']
 const MODES = {
   // Under two minutes on two cores.
-  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4 },
-  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10 }
+  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, metricsRounds: 5 },
+  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, metricsRounds: 9 }
 }
-const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover]\n' +
+const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,metrics]\n' +
   '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +
   '  [--cpu-prof=<contender>|health-checker] [--heap-prof=<contender>|health-checker]\n' +
   '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]'
@@ -142,6 +143,17 @@ async function main () {
       seconds: settings.failoverSeconds,
       lollyOptions: args.lollyOptions
     }), formatFailover)
+  }
+
+  if (args.only.has('metrics')) {
+    console.log('\nMetrics cost: running...')
+    await section(results, 'metricsCost', 'Metrics cost', () => runMetricsCostBench({
+      connections: settings.connections,
+      seconds: settings.seconds,
+      rounds: args.rounds ?? settings.metricsRounds,
+      warmupSeconds: settings.warmupSeconds,
+      progress
+    }), formatMetricsCost)
   }
 
   results.targets = evaluateTargets(results)

@@ -28,7 +28,7 @@ function slowestPickAt (rows, count) {
   return slowest
 }
 
-function evaluateTargets ({ throughput, pick, healthCheck, failover }) {
+function evaluateTargets ({ throughput, pick, healthCheck, failover, metricsCost }) {
   const out = []
   const rows = throughput?.rows ?? []
   const byKey = (key) => rows.find((r) => r.key === key && r.rps !== undefined)
@@ -65,6 +65,11 @@ function evaluateTargets ({ throughput, pick, healthCheck, failover }) {
   out.push(killed?.clientErrors === undefined
     ? row('zero client-visible GET errors when a target is killed', killed?.note ?? 'not measured', null)
     : row('zero client-visible GET errors when a target is killed', `${killed.clientErrors} errors`, killed.clientErrors === 0))
+  const on = metricsCost?.rows?.find((r) => r.app === 'on')
+  const control = metricsCost?.rows?.find((r) => r.app === 'control')
+  out.push(on?.ratio === undefined
+    ? row('metrics on: proxy CPU/request <= 1.05 x metrics off', metricsCost?.error ?? 'not measured', null)
+    : row('metrics on: proxy CPU/request <= 1.05 x metrics off', `x${fixed(on.ratio, 3)} (noise floor x${fixed(control.ratio, 3)})`, on.ratio <= 1.05))
   return out
 }
 

@@ -8,6 +8,7 @@
 const path = require('node:path')
 const { startChild } = require('./ipc.js')
 const { runLoad } = require('./load.js')
+const { median } = require('./median.js')
 const { startNginx } = require('./nginx.js')
 const { formatTable, fixed, percent } = require('./table.js')
 
@@ -22,13 +23,6 @@ const CONTENDERS = [
   { key: 'lolly-least-latency', label: 'fastify-lolly, least-latency' },
   { key: 'nginx', label: 'nginx (outside reference)' }
 ]
-
-function median (values) {
-  const sorted = values.filter((v) => typeof v === 'number' && Number.isFinite(v)).sort((a, b) => a - b)
-  if (sorted.length === 0) return null
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
 
 async function startContender (contender, targets, ports, lollyOptions) {
   if (contender.key === 'nginx') return startNginx(ports)
@@ -158,4 +152,4 @@ function formatThroughput ({ settings, rows }) {
 /** Contenders that run in a Node child, so `--cpu-prof=<key>` and `--heap-prof=<key>` can profile them. */
 const NODE_CONTENDERS = CONTENDERS.filter((c) => c.key !== 'nginx').map((c) => c.key)
 
-module.exports = { runThroughputBench, formatThroughput, NODE_CONTENDERS }
+module.exports = { runThroughputBench, formatThroughput, measure, NODE_CONTENDERS }

@@ -49,7 +49,7 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
   })
 
   const poolList = [...pools.values()]
-  if (options.metrics !== null) installMetrics(app, api, poolList, options.metrics)
+  if (options.metrics !== null) installMetrics(app, api, poolList, hooks, options.metrics)
   if (options.status !== null) {
     registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream, events: api, now: Date.now })
   }

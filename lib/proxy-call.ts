@@ -21,6 +21,9 @@ export interface TryRecord {
   durationMs: number
 }
 
+/** The error of a try cut because the client went away: not the target's doing. */
+export const CLIENT_ABORTED = 'CLIENT_ABORTED'
+
 /** What a route adds to its pool's settings for each request: failover policy and per-try timeouts. */
 export interface CallSettings {
   retry?: NormalizedRetry
@@ -107,6 +110,10 @@ export class ProxyCall implements Handler {
   private now = 0
   /** Picking with the targets already tried allowed again (retry.sameTarget). */
   private repeating = false
+  /** The caller sent this call again after it settled: a target already tried may be picked again. */
+  private again = false
+  /** Tries already reported to the pool when an earlier dispatch of this call settled. */
+  private reported = 0
 
   constructor (pool: UpstreamPool, balancers: BalancerSet, request: FastifyRequest | undefined, settings?: CallSettings, logHolder?: LogHolder) {
     this.pool = pool
@@ -142,8 +149,10 @@ export class ProxyCall implements Handler {
     }
     this.opts = opts
     this.handler = handler
+    // A caller (reply-from's retryDelay) may dispatch the same call again: that is a new answer, and
+    // its own retry, which may go back to a target this call tried when there is no other.
+    this.again = this.dispatched
     this.dispatched = true
-    // A caller (reply-from's retriesCount) may dispatch the same call again: that is a new answer.
     this.settled = false
     this.committed = false
     // ...with a new handler, which gets its own abort function at the first connection.
@@ -178,7 +187,7 @@ export class ProxyCall implements Handler {
         return
       }
       // Not connected yet: undici's onConnect or onError may still come; both are ignored once settled.
-      this.tries.push({ target: target.url, error: 'CLIENT_ABORTED', durationMs: performance.now() - this.startedAt })
+      this.tries.push({ target: target.url, error: CLIENT_ABORTED, durationMs: performance.now() - this.startedAt })
       this.endTry()
     }
     this.settle()
@@ -188,7 +197,7 @@ export class ProxyCall implements Handler {
   private pick (): Target | undefined {
     this.now = this.pool.now()
     let target = this.balancers.pick(this.request, this.opts, this)
-    if (target === undefined && this.retry.sameTarget && this.tries.length > 0) {
+    if (target === undefined && (this.retry.sameTarget || this.again) && this.tries.length > 0) {
       // No target left that was not tried: the only one that can take traffic may be tried again.
       this.repeating = true
       target = this.balancers.pick(this.request, this.opts, this)
@@ -294,7 +303,7 @@ export class ProxyCall implements Handler {
     this.endTry()
     if (this.abortedByClient) {
       // The client went away: not the target's fault. A try that had answered keeps its status as its record.
-      if (!this.committed && !this.discarding) this.tries.push({ target: target.url, error: 'CLIENT_ABORTED', durationMs })
+      if (!this.committed && !this.discarding) this.tries.push({ target: target.url, error: CLIENT_ABORTED, durationMs })
       this.settle()
       this.handler.onError!(err)
       return
@@ -418,6 +427,10 @@ export class ProxyCall implements Handler {
       this.pool.retryBudget.release()
     }
     if (!this.committed) this.describeTries()
+    // Every try has its record by now, a client abort's included (Fastify runs no onResponse for those).
+    const tries = this.tries
+    this.pool.recordTries(tries, this.reported)
+    this.reported = tries.length
   }
 
   private cancelBackoff (): void {

@@ -4,7 +4,7 @@ import { PoolClosedError } from './errors.js'
 import { PassiveHealth } from './health/passive-health.js'
 import { IdleWaiters } from './idle-waiters.js'
 import type { BalancerSpec, NormalizedTarget, NormalizedUpstream } from './options/types.js'
-import { ProxyCall } from './proxy-call.js'
+import { ProxyCall, type TryRecord } from './proxy-call.js'
 import { RetryBudget } from './retry-budget.js'
 import { SlowStart } from './slow-start.js'
 import { Target, type TargetSnapshot, type TargetState } from './target.js'
@@ -41,6 +41,8 @@ export interface PoolHooks {
   onStateChange (change: StateChange): void
   onPanic? (change: PanicChange): void
   onMembershipChange? (change: MembershipChange): void
+  /** A request through the pool ended: its tries from index `from` on are new (metrics count them). */
+  onTries? (upstream: string, tries: readonly TryRecord[], from: number): void
   now (): number
 }
 
@@ -254,6 +256,11 @@ export class UpstreamPool extends Dispatcher {
     target.failures++
     target.consecutiveFailures++
     this.passive?.recordFailure(target, reason, 0)
+  }
+
+  /** A request ended; its tries from `from` on were not reported before (a caller may dispatch a call again). */
+  recordTries (tries: readonly TryRecord[], from: number): void {
+    this.hooks.onTries?.(this.name, tries, from)
   }
 
   /** Ejection and slow-start timers: nothing changes state after the pool closed. */

@@ -74,7 +74,7 @@ export function registerLollyMetrics (client: PromClientModule, options: Normali
   add(new client.Counter({
     ...common,
     name: `${p}requests_total`,
-    help: 'Tries sent to the target, by outcome: the response status, or timeout / error when there was none.',
+    help: 'Tries sent to the target, by outcome: the response status, or timeout / aborted (the client left) / error when there was none.',
     labelNames: ['upstream', 'target', 'code'],
     collect (this: Counter) {
       this.reset()
@@ -82,6 +82,7 @@ export function registerLollyMetrics (client: PromClientModule, options: Normali
         const labels = { upstream: traffic.upstream, target: traffic.target }
         for (const [status, count] of traffic.statuses) this.inc({ ...labels, code: String(status) }, count)
         if (traffic.timeouts > 0) this.inc({ ...labels, code: 'timeout' }, traffic.timeouts)
+        if (traffic.aborted > 0) this.inc({ ...labels, code: 'aborted' }, traffic.aborted)
         if (traffic.errors > 0) this.inc({ ...labels, code: 'error' }, traffic.errors)
       }
     }

@@ -1,4 +1,4 @@
-import type { TryRecord } from '../proxy-call.js'
+import { CLIENT_ABORTED, type TryRecord } from '../proxy-call.js'
 import type { StateChange } from '../upstream-pool.js'
 import { isTimeout } from '../upstream-errors.js'
 
@@ -12,10 +12,11 @@ export class TargetTraffic {
   readonly target: string
   /** Tries that got response headers, by exact status. */
   readonly statuses = new Map<number, number>()
-  /** Tries that ended without response headers: timed out, or any other error. */
+  /** Tries that ended without response headers: timed out, cut because the client left, or any other error. */
   timeouts = 0
+  aborted = 0
   errors = 0
-  /** Tries per histogram bucket (not cumulative); the last slot is +Inf. */
+  /** Tries per histogram bucket (not cumulative); the last slot is +Inf. Client aborts are left out: their time is the client's. */
   readonly buckets: Float64Array
   durationSum = 0
   durationCount = 0
@@ -67,9 +68,9 @@ export class TrafficRecorder {
     for (const targets of this.byUpstream.values()) yield * targets.values()
   }
 
-  /** Counts the tries of one finished request; every try after the first is a retry. */
-  recordTries (upstream: string, tries: readonly TryRecord[]): void {
-    for (let i = 0; i < tries.length; i++) {
+  /** Counts the tries of one finished request from index `from` on; every try after the first is a retry. */
+  recordTries (upstream: string, tries: readonly TryRecord[], from: number): void {
+    for (let i = from; i < tries.length; i++) {
       const attempt = tries[i]
       this.recordTry(this.traffic(upstream, attempt.target), attempt)
       if (i > 0) this.recordRetry(upstream, tries[i - 1])
@@ -85,6 +86,9 @@ export class TrafficRecorder {
     const status = attempt.status
     if (status !== undefined) {
       traffic.statuses.set(status, (traffic.statuses.get(status) ?? 0) + 1)
+    } else if (attempt.error === CLIENT_ABORTED) {
+      traffic.aborted++
+      return
     } else if (isTimeout({ code: attempt.error } as Error & { code?: string })) {
       traffic.timeouts++
     } else {
