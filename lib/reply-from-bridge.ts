@@ -65,9 +65,9 @@ export function buildFrom (original: ReplyFromImpl, settings: FromSettings, fall
   const { xForwarded } = settings
 
   function prepareRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
-    stripHopByHop(headers)
-    if (xForwarded) setForwarded(request, headers)
-    return headers
+    const stripped = stripHopByHop(headers)
+    if (xForwarded) setForwarded(request, stripped)
+    return stripped
   }
 
   function rewriteRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
