@@ -103,9 +103,12 @@ test('the page follows the stream: a target that dies turns unhealthy within a c
   t.ok(tookMs < CHECK_INTERVAL * 1.05 + 200 + 300, `unhealthy on the page ${tookMs} ms after the kill (interval ${CHECK_INTERVAL} ms, jitter 10 %, probe timeout 200 ms)`)
   t.equal(await page.evaluate(() => window.mark), 42, 'no reload')
   t.match(await page.locator(`tr[data-target="${b.url}"] td.state`).textContent(), 'unhealthy')
-  // Traffic may have had passive health eject it a moment before the probe failed: either way it ends unhealthy.
+  // Traffic may have had passive health eject it a moment before the probe failed: either way it ends
+  // unhealthy. The failing probe may be a new one refused (ECONNREFUSED), the one the kill cut off
+  // (UND_ERR_SOCKET), or, on a loaded machine, one that ran out of time: whichever, the log names it.
+  const logged = new RegExp(`api ${b.url}(healthy|ejected) → unhealthyactive check: [A-Za-z_]+ \\(1 failure in a row\\)`)
   const log = await page.locator('#log li').allTextContents()
-  t.ok(log.some((line) => new RegExp(`api ${b.url}(healthy|ejected) → unhealthyactive check: ECONNREFUSED`).test(line)), 'the change is in the log')
+  t.ok(log.some((line) => logged.test(line)), 'the change is in the log', { log })
   await page.waitForFunction((url) => {
     const cell = document.querySelector(`tr[data-target="${url}"] td.probe`)
     return cell !== null && cell.textContent!.startsWith('failed ECONNREFUSED')
