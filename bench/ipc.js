@@ -12,11 +12,11 @@ const { createProfiler } = require('./profiler.js')
 const CALL_TIMEOUT_MS = 30_000
 
 /**
- * Forks `script` with `args`; resolves once the child has sent its `ready` message. The result's
+ * Forks `script` with `args` (and Node flags `execArgv`); resolves once the child has sent its `ready` message. The result's
  * `call(type, payload)` sends a request and resolves with the child's answer.
  */
-function startChild (script, args = []) {
-  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+function startChild (script, args = [], execArgv = process.execArgv) {
+  const child = fork(script, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv })
   const pending = new Map()
   let nextId = 1
   let exited = false

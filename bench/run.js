@@ -1,6 +1,6 @@
 'use strict'
 
-// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,metrics] [-- --contenders=<key,...>]
+// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,cost] [-- --contenders=<key,...>]
 //   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker] [-- --heap-prof=<contender>|health-checker]
 //   [-- --lolly-options='{"xForwarded":false}']`  (plugin options added to every fastify-lolly contender)
 // Side-by-side benchmarks of the built package: proxy throughput and latency against the ecosystem's
@@ -13,16 +13,16 @@ const path = require('node:path')
 const { runThroughputBench, formatThroughput, NODE_CONTENDERS } = require('./throughput.js')
 const { runHealthCheckBench, formatHealthCheck } = require('./health-check-cost.js')
 const { runFailoverBench, formatFailover } = require('./failover.js')
-const { runMetricsCostBench, formatMetricsCost } = require('./metrics-cost.js')
+const { runOneProcessCostBench, formatOneProcessCost } = require('./one-process-cost.js')
 const { evaluateTargets, formatTargets } = require('./targets.js')
 
-const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'metrics']
+const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'cost']
 const MODES = {
   // Under two minutes on two cores.
-  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, metricsRounds: 5 },
-  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, metricsRounds: 9 }
+  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, costRounds: 4 },
+  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, costRounds: 8 }
 }
-const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,metrics]\n' +
+const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,cost]\n' +
   '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +
   '  [--cpu-prof=<contender>|health-checker] [--heap-prof=<contender>|health-checker]\n' +
   '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]'
@@ -145,15 +145,15 @@ async function main () {
     }), formatFailover)
   }
 
-  if (args.only.has('metrics')) {
-    console.log('\nMetrics cost: running...')
-    await section(results, 'metricsCost', 'Metrics cost', () => runMetricsCostBench({
+  if (args.only.has('cost')) {
+    console.log('\nCPU per request in one process: running...')
+    await section(results, 'oneProcessCost', 'CPU per request in one process', () => runOneProcessCostBench({
       connections: settings.connections,
       seconds: settings.seconds,
-      rounds: args.rounds ?? settings.metricsRounds,
+      rounds: args.rounds ?? settings.costRounds,
       warmupSeconds: settings.warmupSeconds,
       progress
-    }), formatMetricsCost)
+    }), formatOneProcessCost)
   }
 
   results.targets = evaluateTargets(results)

@@ -28,7 +28,7 @@ function slowestPickAt (rows, count) {
   return slowest
 }
 
-function evaluateTargets ({ throughput, pick, healthCheck, failover, metricsCost }) {
+function evaluateTargets ({ throughput, pick, healthCheck, failover, oneProcessCost }) {
   const out = []
   const rows = throughput?.rows ?? []
   const byKey = (key) => rows.find((r) => r.key === key && r.rps !== undefined)
@@ -65,11 +65,14 @@ function evaluateTargets ({ throughput, pick, healthCheck, failover, metricsCost
   out.push(killed?.clientErrors === undefined
     ? row('zero client-visible GET errors when a target is killed', killed?.note ?? 'not measured', null)
     : row('zero client-visible GET errors when a target is killed', `${killed.clientErrors} errors`, killed.clientErrors === 0))
-  const on = metricsCost?.rows?.find((r) => r.app === 'on')
-  const control = metricsCost?.rows?.find((r) => r.app === 'control')
-  out.push(on?.ratio === undefined
-    ? row('metrics on: proxy CPU/request <= 1.05 x metrics off', metricsCost?.error ?? 'not measured', null)
-    : row('metrics on: proxy CPU/request <= 1.05 x metrics off', `x${fixed(on.ratio, 3)} (noise floor x${fixed(control.ratio, 3)})`, on.ratio <= 1.05))
+  const cost = (app) => oneProcessCost?.rows?.find((r) => r.app === app)
+  const floor = cost('bareAgain')
+  const noise = floor === undefined ? '' : ` (noise floor x${fixed(floor.ratio, 3)})`
+  const costRow = (target, measured) => measured?.ratio === undefined
+    ? row(target, oneProcessCost?.error ?? 'not measured', null)
+    : row(target, `x${fixed(measured.ratio, 3)}${noise}`, measured.ratio <= 1.05)
+  out.push(costRow('lolly CPU/request <= 1.05 x bare reply-from (one process)', cost('lolly')))
+  out.push(costRow('metrics on: CPU/request <= 1.05 x metrics off (one process)', cost('lollyMetrics')))
   return out
 }
 

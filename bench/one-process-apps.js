@@ -1,0 +1,64 @@
+'use strict'
+
+// Child process for the one-process cost bench: four proxies in ONE process, on four ports, in front
+// of the same upstreams: bare @fastify/reply-from (one base), the same again, fastify-lolly as the
+// throughput bench runs it (3 targets, round-robin, active checks every second), and that with
+// Prometheus metrics on, scraped every second. The parent loads one at a time and reads this
+// process's CPU per request, so the comparison carries no process-to-process difference (which CPU,
+// JIT luck): two identical proxy *processes* have differed here by up to 10 %. The second bare app
+// shows what is left of the noise.
+//   node --expose-gc bench/one-process-apps.js '<json: { targets: [url, ...] }>'
+
+const { Registry } = require('prom-client')
+const { serveParent } = require('./ipc.js')
+const lolly = require('../dist/index.js')
+
+const { targets } = JSON.parse(process.argv[2])
+// As the throughput bench's lolly contenders: active checks every second.
+const HEALTH_CHECK = { interval: 1000, timeout: 500 }
+const SCRAPE_INTERVAL_MS = 1000
+
+async function listen (app) {
+  app.get('/*', (request, reply) => reply.from())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return app
+}
+
+async function bare () {
+  const app = require('fastify')()
+  await app.register(require('@fastify/reply-from'), { base: targets[0] })
+  return listen(app)
+}
+
+async function withLolly (metrics) {
+  const app = require('fastify')()
+  await app.register(lolly, { targets, balancer: 'round-robin', healthCheck: HEALTH_CHECK, metrics })
+  return listen(app)
+}
+
+async function main () {
+  const registry = new Registry()
+  const apps = {
+    bare: await bare(),
+    bareAgain: await bare(),
+    lolly: await withLolly(false),
+    lollyMetrics: await withLolly({ registry })
+  }
+  // Far more often than a Prometheus server would (15 s is usual), so scrape cost is not hidden.
+  const scraper = setInterval(() => { registry.metrics().catch(() => {}) }, SCRAPE_INTERVAL_MS)
+  const ports = {}
+  for (const [name, app] of Object.entries(apps)) ports[name] = app.server.address().port
+  serveParent({
+    // Between measurements, so no proxy pays for garbage the one measured before it left behind.
+    gc: () => global.gc(),
+    close: async () => {
+      clearInterval(scraper)
+      await Promise.all(Object.values(apps).map((app) => app.close()))
+    }
+  }).ready({ ports })
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exit(1)
+})

@@ -1,0 +1,81 @@
+'use strict'
+
+// What fastify-lolly costs over bare @fastify/reply-from, and what metrics cost over lolly: CPU per
+// request of four proxies in one child process (bench/one-process-apps.js), loaded in turn, round
+// after round, each round starting with a different one (so each follows each other equally often
+// when the rounds are a multiple of four), with a full GC before each. Each answer is the median over rounds of
+// that round's ratio, so neighbours that come and go hit both sides of it alike. Bare reply-from
+// against itself is the noise floor of the method.
+
+const path = require('node:path')
+const { startChild } = require('./ipc.js')
+const { runLoad } = require('./load.js')
+const { median } = require('./median.js')
+const { formatTable, fixed } = require('./table.js')
+const { measure } = require('./throughput.js')
+
+const UPSTREAM = path.join(__dirname, 'upstream.js')
+const APPS = path.join(__dirname, 'one-process-apps.js')
+const ROWS = [
+  { app: 'bare', label: '@fastify/reply-from, one base', base: 'bare' },
+  { app: 'bareAgain', label: 'the same again (noise floor)', base: 'bare' },
+  { app: 'lolly', label: 'fastify-lolly, round-robin', base: 'bare' },
+  { app: 'lollyMetrics', label: 'fastify-lolly, metrics on, scraped every 1 s', base: 'lolly' }
+]
+
+async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSeconds, progress }) {
+  const upstreams = [startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1'])]
+  let apps
+  try {
+    const ports = (await Promise.all(upstreams.map((u) => u.ready))).map((info) => info.ports[0])
+    apps = startChild(APPS, [JSON.stringify({ targets: ports.map((port) => `http://127.0.0.1:${port}`) })], ['--expose-gc'])
+    const appPorts = (await apps.ready).ports
+    for (const { app } of ROWS) await runLoad({ url: `http://127.0.0.1:${appPorts[app]}/payload`, connections, seconds: warmupSeconds })
+    const samples = Object.fromEntries(ROWS.map(({ app }) => [app, []]))
+    for (let round = 0; round < rounds; round++) {
+      for (let i = 0; i < ROWS.length; i++) {
+        const { app, label } = ROWS[(i + round) % ROWS.length]
+        await apps.call('gc')
+        const sample = await measure({ port: appPorts[app], call: apps.call }, upstreams, connections, seconds)
+        samples[app].push(sample)
+        progress(`  round ${round + 1}/${rounds} ${label}: ${sample.proxyUsPerRequest.toFixed(1)} us/req`)
+      }
+    }
+    const rows = ROWS.map(({ app, label, base }) => {
+      const perRound = samples[app].map((sample, i) => sample.proxyUsPerRequest / samples[base][i].proxyUsPerRequest)
+      return {
+        app,
+        label,
+        base,
+        rps: median(samples[app].map((s) => s.rps)),
+        usPerRequest: median(samples[app].map((s) => s.proxyUsPerRequest)),
+        ratio: median(perRound),
+        ratioMin: Math.min(...perRound),
+        ratioMax: Math.max(...perRound),
+        errors: samples[app].reduce((sum, s) => sum + s.non2xx + s.errors, 0),
+        rounds: samples[app]
+      }
+    })
+    return { settings: { connections, seconds, rounds, warmupSeconds }, rows }
+  } finally {
+    await Promise.all([apps, ...upstreams].filter((child) => child !== undefined).map((child) => child.stop()))
+  }
+}
+
+function formatOneProcessCost ({ settings, rows }) {
+  const labelOf = (app) => rows.find((r) => r.app === app).label
+  const columns = [
+    { title: 'proxy (all in one process)', value: (r) => r.label, align: 'left' },
+    { title: 'req/s', value: (r) => fixed(r.rps, 0) },
+    { title: 'CPU us/req', value: (r) => fixed(r.usPerRequest, 1) },
+    { title: 'vs', value: (r) => r.app === r.base ? '-' : labelOf(r.base), align: 'left' },
+    { title: 'median', value: (r) => r.app === r.base ? '-' : fixed(r.ratio, 3) },
+    { title: 'rounds min-max', value: (r) => r.app === r.base ? '-' : `${fixed(r.ratioMin, 2)}-${fixed(r.ratioMax, 2)}` },
+    { title: 'errors', value: (r) => r.errors }
+  ]
+  const title = `CPU per request in one process: ${settings.connections} connections, ${settings.rounds} rounds x ${settings.seconds} s, ` +
+    'each round\'s ratio to the row named'
+  return formatTable(title, columns, rows)
+}
+
+module.exports = { runOneProcessCostBench, formatOneProcessCost }
