@@ -73,7 +73,9 @@ export class ProxyCall implements Handler {
   readonly pool: UpstreamPool
   readonly balancers: BalancerSet
   readonly request: FastifyRequest | undefined
-  readonly tries: TryRecord[] = []
+  /** Every try of the request, shared with the calls a caller's retry forks from this one. */
+  readonly tries: TryRecord[]
+  private readonly settings: CallSettings | undefined
   private readonly retry: NormalizedRetry
   private readonly headersTimeout: number | undefined
   private readonly bodyTimeout: number | undefined
@@ -110,15 +112,22 @@ export class ProxyCall implements Handler {
   private now = 0
   /** Picking with the targets already tried allowed again (retry.sameTarget). */
   private repeating = false
-  /** The caller sent this call again after it settled: a target already tried may be picked again. */
+  /** The next pick is the first of a caller's retry: a target already tried may be picked again. */
   private again = false
-  /** Tries already reported to the pool when an earlier dispatch of this call settled. */
+  /** The call this one was forked from (itself when none): it holds the tries and how many were reported. */
+  private readonly root: ProxyCall
+  /** Tries the pool has been told about (kept on the root). */
   private reported = 0
+  /** A caller's retry that came while this call was busy, running as a call of its own. */
+  private forked: ProxyCall | undefined = undefined
 
-  constructor (pool: UpstreamPool, balancers: BalancerSet, request: FastifyRequest | undefined, settings?: CallSettings, logHolder?: LogHolder) {
+  constructor (pool: UpstreamPool, balancers: BalancerSet, request: FastifyRequest | undefined, settings?: CallSettings, logHolder?: LogHolder, root?: ProxyCall) {
     this.pool = pool
     this.balancers = balancers
     this.request = request
+    this.settings = settings
+    this.root = root ?? this
+    this.tries = root === undefined ? [] : root.tries
     this.retry = settings?.retry ?? pool.config.retry
     this.headersTimeout = settings?.headersTimeout
     this.bodyTimeout = settings?.bodyTimeout
@@ -142,16 +151,34 @@ export class ProxyCall implements Handler {
     return false
   }
 
+  /**
+   * A caller (reply-from's retryDelay) may send the same call again: that is a new answer, and the
+   * caller's own retry, whose first pick may go back to a target the request tried when there is no
+   * other. reply-from retries as soon as it has the answer's headers, while that body may still
+   * stream: then the retry runs as a call of its own (every handler callback of a try comes to the
+   * call that sent it), sharing this one's tries.
+   */
   dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    if (this.dispatched && !this.settled) {
+      if (this.forked === undefined) this.forked = new ProxyCall(this.pool, this.balancers, this.request, this.settings, this.logHolder, this.root)
+      return this.forked.dispatch(opts, handler)
+    }
+    if (this.abortedByClient) {
+      // The client is gone: a caller's retry has no one to answer.
+      handler.onError!(new undiciErrors.RequestAbortedError())
+      return false
+    }
+    return this.start(opts, handler, this.dispatched || this.root !== this)
+  }
+
+  private start (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, again: boolean): boolean {
     // Per-route timeouts apply unless the caller set its own for this request (reply.from's `timeout`).
     if ((this.headersTimeout !== undefined && opts.headersTimeout == null) || (this.bodyTimeout !== undefined && opts.bodyTimeout == null)) {
       opts = { ...opts, headersTimeout: opts.headersTimeout ?? this.headersTimeout, bodyTimeout: opts.bodyTimeout ?? this.bodyTimeout }
     }
     this.opts = opts
     this.handler = handler
-    // A caller (reply-from's retryDelay) may dispatch the same call again: that is a new answer, and
-    // its own retry, which may go back to a target this call tried when there is no other.
-    this.again = this.dispatched
+    this.again = again
     this.dispatched = true
     this.settled = false
     this.committed = false
@@ -161,6 +188,8 @@ export class ProxyCall implements Handler {
     this.firstStartedAt = performance.now()
     this.pool.retryBudget.recordRequest(this.firstStartedAt)
     const target = this.pick()
+    // Only the first pick: this send's own failover never goes back to a target it tried.
+    this.again = false
     if (target === undefined) {
       this.settle()
       handler.onError!(new NoAvailableTargetError(this.pool.name))
@@ -174,9 +203,12 @@ export class ProxyCall implements Handler {
    * it against the target, give its in-flight slot back, and tell the caller's handler once.
    */
   abort (reason?: Error): void {
-    // Nothing to stop: the call ended, or was never dispatched (reply-from refused the request first).
-    if (this.settled || this.abortedByClient || !this.dispatched) return
+    this.forked?.abort(reason)
+    // Nothing to stop: told already, or never dispatched (reply-from refused the request first).
+    if (this.abortedByClient || !this.dispatched) return
     this.abortedByClient = true
+    // Ended already: nothing in flight, and no retry of the caller's may start now (see dispatch).
+    if (this.settled) return
     const err = reason ?? new undiciErrors.RequestAbortedError()
     this.cancelBackoff()
     const target = this.target
@@ -429,8 +461,9 @@ export class ProxyCall implements Handler {
     if (!this.committed) this.describeTries()
     // Every try has its record by now, a client abort's included (Fastify runs no onResponse for those).
     const tries = this.tries
-    this.pool.recordTries(tries, this.reported)
-    this.reported = tries.length
+    const root = this.root
+    this.pool.recordTries(tries, root.reported)
+    root.reported = tries.length
   }
 
   private cancelBackoff (): void {

@@ -1,4 +1,5 @@
 import { test } from 'tap'
+import http from 'node:http'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { startUpstream, type UpstreamHandler } from './helpers/upstreams.js'
@@ -27,4 +28,69 @@ test('a caller\'s retry prefers an untried target, then goes back to a tried one
   t.equal(res.body, 'busy')
   t.same(attempts, [0, 1, 2], 'the caller retried twice')
   t.same(tries, [[a.url, 503], [b.url, 503], [a.url, 503]])
+})
+
+test('a caller\'s retry that comes while the answer\'s body still streams runs on its own: no crossed bodies, nothing left in flight', async (t) => {
+  let sent = 0
+  const slow = await startUpstream('slow', (_req, res) => {
+    sent++
+    if (sent <= 2) {
+      // The first two answers: headers now, the rest of the body later. reply-from retries on the headers.
+      res.writeHead(503, { 'content-type': 'text/plain' })
+      res.write(`busy ${sent} `)
+      setTimeout(() => res.end('done'), 100)
+      return
+    }
+    res.end('fine')
+  })
+  const app = Fastify()
+  await app.register(lolly, { targets: [slow.url], retry: false, passive: false })
+  app.get('/*', (_req, reply) => reply.from(undefined, { retryDelay: ({ attempt }) => attempt < 2 ? 1 : null }))
+  t.teardown(async () => { await app.close(); await slow.close() })
+
+  let tries: unknown[] = []
+  app.addHook('onResponse', async (request) => { tries = request.lolly!.tries.map((one) => one.status) })
+  const res = await app.inject('/x')
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, 'fine', 'the third answer, whole, and nothing of the first two')
+  t.equal(slow.hits.length, 3)
+  const target = () => app.lolly.upstreams.default.targets[0]
+  const deadline = Date.now() + 3000
+  while (target().inflight !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(target().inflight, 0, 'the streaming answers the caller left ended their tries')
+  t.equal(app.lolly.upstreams.default.dispatcher.inflight, 0)
+  t.same(tries, [503, 503, 200], 'one list of tries for the request')
+})
+
+test('a caller\'s retry goes back to a tried target for its first pick only, not for the failover inside it', async (t) => {
+  const busy = await startUpstream('busy', (_req, res) => { res.statusCode = 503; res.end('busy') })
+  const app = Fastify()
+  await app.register(lolly, { targets: [busy.url], passive: false })
+  app.get('/*', (_req, reply) => reply.from(undefined, { retryDelay: ({ attempt }) => attempt < 1 ? 1 : null }))
+  t.teardown(async () => { await app.close(); await busy.close() })
+  const res = await app.inject('/x')
+  t.equal(res.statusCode, 503)
+  t.equal(busy.hits.length, 2, 'once per send: the pool\'s own failover has no other target')
+})
+
+test('after the client left, a caller\'s retry sends nothing', async (t) => {
+  const hang = await startUpstream('hang', () => {})
+  const app = Fastify()
+  await app.register(lolly, { targets: [hang.url], passive: false })
+  const attempts: number[] = []
+  app.get('/*', (_req, reply) => reply.from(undefined, {
+    retryDelay: ({ attempt }) => { attempts.push(attempt); return attempt < 3 ? 1 : null }
+  }))
+  t.teardown(async () => { await app.close(); await hang.close() })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const req = http.get({ port, host: '127.0.0.1', path: '/x', agent: false })
+  req.on('error', () => {})
+  while (hang.hits.length === 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  req.destroy()
+  const deadline = Date.now() + 3000
+  while (attempts.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.same(attempts, [0, 1, 2, 3], 'the caller retried')
+  t.equal(hang.hits.length, 1, 'but nothing more reached the target')
+  t.same(app.lolly.upstreams.default.targets.map((one) => [one.inflight, one.requests]), [[0, 1]])
 })
