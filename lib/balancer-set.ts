@@ -25,6 +25,8 @@ export class BalancerSet {
   readonly primary: Balancer
   readonly backup: Balancer
   private readonly hashes: boolean
+  /** Whether its balancers want onLoadChange: the pool tells only those sets of every request. */
+  readonly followsLoad: boolean
   // Reused for every pick: picks are synchronous, so one context per set is enough and allocates nothing.
   private readonly ctx: PickContext = { request: undefined, key: '' }
 
@@ -33,6 +35,7 @@ export class BalancerSet {
     this.primary = createBalancer(spec)
     this.backup = createBalancer(spec)
     this.hashes = spec.name === 'consistent-hash' || spec.name === 'ip-hash'
+    this.followsLoad = this.primary.onLoadChange !== undefined
   }
 
   rebuild (primaries: readonly Target[], backups: readonly Target[]): void {

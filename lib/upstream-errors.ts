@@ -30,7 +30,12 @@ export function toRequestError (err: Error & { code?: string }): Error {
 }
 
 export function isTimeout (err: Error & { code?: string }): boolean {
-  return err.code !== undefined && TIMEOUT_CODES.has(err.code)
+  return isTimeoutCode(err.code)
+}
+
+/** The same, from an error code alone (a try record keeps only the code). */
+export function isTimeoutCode (code: string | undefined): boolean {
+  return code !== undefined && TIMEOUT_CODES.has(code)
 }
 
 /** Short, stable reason for logs, try records and passive-health accounting. */

@@ -66,6 +66,8 @@ export class UpstreamPool extends Dispatcher {
   readonly retryBudget = new RetryBudget()
   private readonly sets: BalancerSet[] = []
   private readonly setsByKey = new Map<string, BalancerSet>()
+  /** The sets whose balancers follow in-flight counts (least-connections, bounded-load hashing): the only ones told of each request. */
+  private readonly loadSets: BalancerSet[] = []
   private readonly byUrl = new Map<string, Target>()
   private readonly hooks: PoolHooks
   private closed = false
@@ -112,6 +114,7 @@ export class UpstreamPool extends Dispatcher {
     if (set === undefined) {
       set = new BalancerSet(spec)
       this.sets.push(set)
+      if (set.followsLoad) this.loadSets.push(set)
       if (key !== undefined) this.setsByKey.set(key, set)
       this.rebuildSet(set)
     }
@@ -235,7 +238,7 @@ export class UpstreamPool extends Dispatcher {
   }
 
   private loadChanged (target: Target): void {
-    const sets = this.sets
+    const sets = this.loadSets
     for (let i = 0; i < sets.length; i++) sets[i].onLoadChange(target)
   }
 

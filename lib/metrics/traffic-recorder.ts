@@ -1,6 +1,6 @@
 import { CLIENT_ABORTED, type TryRecord } from '../proxy-call.js'
 import type { StateChange } from '../upstream-pool.js'
-import { isTimeout } from '../upstream-errors.js'
+import { isTimeoutCode } from '../upstream-errors.js'
 
 /**
  * Everything counted about one target since the app started: tries by outcome, their time to
@@ -89,7 +89,7 @@ export class TrafficRecorder {
     } else if (attempt.error === CLIENT_ABORTED) {
       traffic.aborted++
       return
-    } else if (isTimeout({ code: attempt.error } as Error & { code?: string })) {
+    } else if (isTimeoutCode(attempt.error)) {
       traffic.timeouts++
     } else {
       traffic.errors++
