@@ -10,8 +10,8 @@ const path = require('node:path')
 const { startChild } = require('./ipc.js')
 const { runLoad } = require('./load.js')
 const { formatTable, fixed } = require('./table.js')
+const { startUpstreams } = require('./upstreams.js')
 
-const UPSTREAM = path.join(__dirname, 'upstream.js')
 const PROXY = path.join(__dirname, 'proxy.js')
 
 const CONTENDERS = [
@@ -42,11 +42,10 @@ function triesFromCounters (changes, deadUrl, killedAt) {
 }
 
 async function runOne (contender, { connections, seconds, lollyOptions }) {
-  const upstreams = [startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1'])]
+  const { children: upstreams, listening } = startUpstreams(3)
   let proxy
   try {
-    const ports = (await Promise.all(upstreams.map((u) => u.ready))).map((info) => info.ports[0])
-    const targets = ports.map((port) => `http://127.0.0.1:${port}`)
+    const { ports, targets } = await listening
     proxy = startChild(PROXY, [contender.key, JSON.stringify({ targets, options: lollyOptions })])
     const info = await proxy.ready
     if (info.unavailable !== undefined) return { key: contender.key, contender: contender.label, note: info.unavailable }

@@ -13,8 +13,8 @@ const { runLoad } = require('./load.js')
 const { median } = require('./median.js')
 const { formatTable, fixed } = require('./table.js')
 const { measure } = require('./throughput.js')
+const { startUpstreams } = require('./upstreams.js')
 
-const UPSTREAM = path.join(__dirname, 'upstream.js')
 const APPS = path.join(__dirname, 'one-process-apps.js')
 const ROWS = [
   { app: 'bare', label: '@fastify/reply-from, one base', base: 'bare' },
@@ -24,11 +24,11 @@ const ROWS = [
 ]
 
 async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSeconds, progress }) {
-  const upstreams = [startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1'])]
+  const { children: upstreams, listening } = startUpstreams(3)
   let apps
   try {
-    const ports = (await Promise.all(upstreams.map((u) => u.ready))).map((info) => info.ports[0])
-    apps = startChild(APPS, [JSON.stringify({ targets: ports.map((port) => `http://127.0.0.1:${port}`) })], ['--expose-gc'])
+    const { targets } = await listening
+    apps = startChild(APPS, [JSON.stringify({ targets })], ['--expose-gc'])
     const appPorts = (await apps.ready).ports
     for (const { app } of ROWS) await runLoad({ url: `http://127.0.0.1:${appPorts[app]}/payload`, connections, seconds: warmupSeconds })
     const samples = Object.fromEntries(ROWS.map(({ app }) => [app, []]))

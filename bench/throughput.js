@@ -10,9 +10,9 @@ const { startChild } = require('./ipc.js')
 const { runLoad } = require('./load.js')
 const { median } = require('./median.js')
 const { startNginx } = require('./nginx.js')
+const { startUpstreams } = require('./upstreams.js')
 const { formatTable, fixed, percent } = require('./table.js')
 
-const UPSTREAM = path.join(__dirname, 'upstream.js')
 const PROXY = path.join(__dirname, 'proxy.js')
 
 const CONTENDERS = [
@@ -66,11 +66,10 @@ async function runThroughputBench ({ connections, seconds, rounds, warmupSeconds
     const unknown = contenders.filter((key) => !CONTENDERS.some((c) => c.key === key))
     if (unknown.length > 0) throw new Error(`unknown contender ${unknown.join(', ')} (known: ${CONTENDERS.map((c) => c.key).join(', ')})`)
   }
-  const upstreams = [startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1']), startChild(UPSTREAM, ['1'])]
+  const { children: upstreams, listening } = startUpstreams(3)
   const started = []
   try {
-    const ports = (await Promise.all(upstreams.map((u) => u.ready))).map((info) => info.ports[0])
-    const targets = ports.map((port) => `http://127.0.0.1:${port}`)
+    const { ports, targets } = await listening
     const entries = []
     for (const contender of chosen) {
       const running = await startContender(contender, targets, ports, lollyOptions)
