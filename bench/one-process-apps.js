@@ -7,13 +7,16 @@
 // process's CPU per request, so the comparison carries no process-to-process difference (which CPU,
 // JIT luck): two identical proxy *processes* have differed here by up to 10 %. The second bare app
 // shows what is left of the noise.
-//   node --expose-gc bench/one-process-apps.js '<json: { targets: [url, ...] }>'
+// With `baseline` (a directory holding another version of fastify-lolly, built), that version too.
+//   node --expose-gc bench/one-process-apps.js '<json: { targets: [url, ...], baseline?: dir }>'
 
 const { Registry } = require('prom-client')
 const { serveParent } = require('./ipc.js')
 const lolly = require('../dist/index.js')
 
-const { targets } = JSON.parse(process.argv[2])
+const path = require('node:path')
+
+const { targets, baseline } = JSON.parse(process.argv[2])
 // As the throughput bench's lolly contenders: active checks every second.
 const HEALTH_CHECK = { interval: 1000, timeout: 500 }
 const SCRAPE_INTERVAL_MS = 1000
@@ -30,9 +33,9 @@ async function bare () {
   return listen(app)
 }
 
-async function withLolly (metrics) {
+async function withLolly (metrics, plugin = lolly) {
   const app = require('fastify')()
-  await app.register(lolly, { targets, balancer: 'round-robin', healthCheck: HEALTH_CHECK, metrics })
+  await app.register(plugin, { targets, balancer: 'round-robin', healthCheck: HEALTH_CHECK, metrics })
   return listen(app)
 }
 
@@ -44,6 +47,7 @@ async function main () {
     lolly: await withLolly(false),
     lollyMetrics: await withLolly({ registry })
   }
+  if (baseline !== undefined && baseline !== null) apps.lollyBaseline = await withLolly(false, require(path.resolve(baseline, 'dist', 'index.js')))
   // Far more often than a Prometheus server would (15 s is usual), so scrape cost is not hidden.
   const scraper = setInterval(() => { registry.metrics().catch(() => {}) }, SCRAPE_INTERVAL_MS)
   const ports = {}

@@ -5,7 +5,9 @@
 // after round, each round starting with a different one (so each follows each other equally often
 // when the rounds are a multiple of four), with a full GC before each. Each answer is the median over rounds of
 // that round's ratio, so neighbours that come and go hit both sides of it alike. Bare reply-from
-// against itself is the noise floor of the method.
+// against itself is the noise floor of the method. With `--baseline=<dir>` (a checkout of another
+// version, built), that version's fastify-lolly is a fifth app, and a last row gives this build's CPU
+// per request against it: how a change moved the cost, measured as the change is judged.
 
 const path = require('node:path')
 const { startChild } = require('./ipc.js')
@@ -23,25 +25,33 @@ const ROWS = [
   { app: 'lollyMetrics', label: 'fastify-lolly, metrics on, scraped every 1 s', base: 'lolly' }
 ]
 
-async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSeconds, progress }) {
+const BASELINE_ROWS = [
+  { app: 'lollyBaseline', label: 'fastify-lolly at --baseline, round-robin', base: 'bare' },
+  { app: 'lolly', label: 'fastify-lolly (this build) vs --baseline', base: 'lollyBaseline' }
+]
+
+async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSeconds, baseline, progress }) {
   const { children: upstreams, listening } = startUpstreams(3)
+  const rowsToReport = baseline === undefined ? ROWS : [...ROWS, ...BASELINE_ROWS]
+  // Each app is measured once a round, in a rotating order; rows only say which two to compare.
+  const measured = [...new Set(rowsToReport.map((row) => row.app))].map((app) => rowsToReport.find((row) => row.app === app))
   let apps
   try {
     const { targets } = await listening
-    apps = startChild(APPS, [JSON.stringify({ targets })], ['--expose-gc'])
+    apps = startChild(APPS, [JSON.stringify({ targets, baseline })], ['--expose-gc'])
     const appPorts = (await apps.ready).ports
-    for (const { app } of ROWS) await runLoad({ url: `http://127.0.0.1:${appPorts[app]}/payload`, connections, seconds: warmupSeconds })
-    const samples = Object.fromEntries(ROWS.map(({ app }) => [app, []]))
+    for (const { app } of measured) await runLoad({ url: `http://127.0.0.1:${appPorts[app]}/payload`, connections, seconds: warmupSeconds })
+    const samples = Object.fromEntries(measured.map(({ app }) => [app, []]))
     for (let round = 0; round < rounds; round++) {
-      for (let i = 0; i < ROWS.length; i++) {
-        const { app, label } = ROWS[(i + round) % ROWS.length]
+      for (let i = 0; i < measured.length; i++) {
+        const { app, label } = measured[(i + round) % measured.length]
         await apps.call('gc')
         const sample = await measure({ port: appPorts[app], call: apps.call }, upstreams, connections, seconds)
         samples[app].push(sample)
         progress(`  round ${round + 1}/${rounds} ${label}: ${sample.proxyUsPerRequest.toFixed(1)} us/req`)
       }
     }
-    const rows = ROWS.map(({ app, label, base }) => {
+    const rows = rowsToReport.map(({ app, label, base }) => {
       const perRound = samples[app].map((sample, i) => sample.proxyUsPerRequest / samples[base][i].proxyUsPerRequest)
       return {
         app,
@@ -56,7 +66,7 @@ async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSec
         rounds: samples[app]
       }
     })
-    return { settings: { connections, seconds, rounds, warmupSeconds }, rows }
+    return { settings: { connections, seconds, rounds, warmupSeconds, baseline: baseline ?? null }, rows }
   } finally {
     await Promise.all([apps, ...upstreams].filter((child) => child !== undefined).map((child) => child.stop()))
   }
@@ -64,13 +74,14 @@ async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSec
 
 function formatOneProcessCost ({ settings, rows }) {
   const labelOf = (app) => rows.find((r) => r.app === app).label
+  const isBase = (r) => r.app === r.base
   const columns = [
     { title: 'proxy (all in one process)', value: (r) => r.label, align: 'left' },
     { title: 'req/s', value: (r) => fixed(r.rps, 0) },
     { title: 'CPU us/req', value: (r) => fixed(r.usPerRequest, 1) },
-    { title: 'vs', value: (r) => r.app === r.base ? '-' : labelOf(r.base), align: 'left' },
-    { title: 'median', value: (r) => r.app === r.base ? '-' : fixed(r.ratio, 3) },
-    { title: 'rounds min-max', value: (r) => r.app === r.base ? '-' : `${fixed(r.ratioMin, 2)}-${fixed(r.ratioMax, 2)}` },
+    { title: 'vs', value: (r) => isBase(r) ? '-' : labelOf(r.base), align: 'left' },
+    { title: 'median', value: (r) => isBase(r) ? '-' : fixed(r.ratio, 3) },
+    { title: 'rounds min-max', value: (r) => isBase(r) ? '-' : `${fixed(r.ratioMin, 2)}-${fixed(r.ratioMax, 2)}` },
     { title: 'errors', value: (r) => r.errors }
   ]
   const title = `CPU per request in one process: ${settings.connections} connections, ${settings.rounds} rounds x ${settings.seconds} s, ` +

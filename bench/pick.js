@@ -20,7 +20,7 @@ const { formatTable, fixed } = require('./table.js')
 
 const dist = path.join(__dirname, '..', 'dist')
 const { createBalancer } = require(path.join(dist, 'balancers', 'create-balancer.js'))
-const { Target } = require(path.join(dist, 'target.js'))
+const { Target } = require(path.join(dist, 'pool', 'target.js'))
 
 const SIZES = [3, 100, 1000, 10_000]
 // ip-hash is consistent-hash keyed on the client IP: the same balancer, so one row covers both.
@@ -43,7 +43,7 @@ function makeTargets (count) {
   for (let i = 0; i < count; i++) {
     const origin = `http://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`
     // Mixed weights (1, 2, 3) and latencies, so weighted structures are not degenerate.
-    const target = new Target({ url: origin, origin, basePath: '', weight: 1 + (i % 3), backup: false, down: false, maxConnections: 0 }, 'bench', SETTINGS, 0)
+    const target = new Target({ url: origin, origin, basePath: '', weight: 1 + (i % 3), backup: false, down: false, maxConnections: 0 }, 'bench', SETTINGS, 'healthy', 0)
     target.index = i
     target.latencyMs = 5 + ((i * 7919) % 45)
     targets.push(target)

@@ -3,6 +3,7 @@
 // `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,cost] [-- --contenders=<key,...>]
 //   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker] [-- --heap-prof=<contender>|health-checker]
 //   [-- --lolly-options='{"xForwarded":false}']`  (plugin options added to every fastify-lolly contender)
+//   [-- --baseline=<dir>]  (cost: also measure the fastify-lolly built in <dir>, another checkout, against this one)
 // Side-by-side benchmarks of the built package: proxy throughput and latency against the ecosystem's
 // alternatives, balancer pick cost, health checking cost, failover under load. Prints tables and
 // writes bench/results.json. Numbers depend on the machine; the ratios between rows are the point.
@@ -25,10 +26,11 @@ const MODES = {
 const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,cost]\n' +
   '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +
   '  [--cpu-prof=<contender>|health-checker] [--heap-prof=<contender>|health-checker]\n' +
-  '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]'
+  '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]\n' +
+  '  [--baseline=<dir> (cost: another checkout of fastify-lolly, built, measured against this one)]'
 
 function parseArgs (argv) {
-  const args = { quick: false, only: new Set(SECTIONS), profile: undefined, contenders: undefined, rounds: undefined, lollyOptions: undefined }
+  const args = { quick: false, only: new Set(SECTIONS), profile: undefined, contenders: undefined, rounds: undefined, lollyOptions: undefined, baseline: undefined }
   for (const arg of argv) {
     const [name, value] = arg.split('=', 2)
     if (arg === '--quick') {
@@ -46,6 +48,9 @@ function parseArgs (argv) {
       } catch (err) {
         throw new Error(`--lolly-options must be JSON: ${err.message}\n${USAGE}`)
       }
+    } else if (name === '--baseline' && value !== undefined) {
+      args.baseline = path.resolve(value)
+      if (!fs.existsSync(path.join(args.baseline, 'dist', 'index.js'))) throw new Error(`--baseline: no dist/index.js in ${args.baseline} (build it first)\n${USAGE}`)
     } else if (name === '--rounds' && /^[1-9]\d*$/.test(value ?? '')) {
       args.rounds = Number(value)
     } else {
@@ -146,6 +151,7 @@ async function main () {
       seconds: settings.seconds,
       rounds: args.rounds ?? settings.costRounds,
       warmupSeconds: settings.warmupSeconds,
+      baseline: args.baseline,
       progress
     }), formatOneProcessCost)
   }

@@ -24,6 +24,13 @@ export const BadRequestTargetError = createError<[string]>('FST_LOLLY_BAD_REQUES
  */
 export const UnsendableRequestError = createError<[string]>('FST_LOLLY_UNSENDABLE_REQUEST', 'The request cannot be forwarded: %s', 400)
 
+/**
+ * reply.from() was called in a route the plugin never saw (one added before fastify-lolly was
+ * registered, or outside its scope): its `config.upstream` was never read, so where it should go is unknown.
+ */
+export const RouteNotBoundError = createError<[string]>(
+  'FST_LOLLY_ROUTE_NOT_BOUND', 'reply.from() in route %s, which was added before fastify-lolly was registered: register fastify-lolly first', 500)
+
 /** A runtime-management call named an upstream or target that does not exist. */
 export const UnknownTargetError = createError<[string]>('FST_LOLLY_UNKNOWN_TARGET', '%s', 404)
 

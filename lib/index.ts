@@ -1,19 +1,19 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import './fastify-types.js'
+import './fastify/fastify-types.js'
 import * as errors from './errors.js'
-import type * as options from './options/types.js'
-import type * as target from './target.js'
-import type * as api from './lolly-api.js'
-import type * as pool from './upstream-pool.js'
-import type * as call from './proxy-call.js'
-import type * as fastifyTypes from './fastify-types.js'
+import type * as fastifyTypes from './fastify/fastify-types.js'
+import { registerLolly } from './fastify/plugin.js'
+import type * as api from './operator/lolly-api.js'
+import { stateChannel } from './operator/public-events.js'
 import type * as health from './options/health-check-options.js'
+import type * as metrics from './options/metrics-options.js'
 import type * as retry from './options/retry-options.js'
 import type * as status from './options/status-options.js'
-import type * as metrics from './options/metrics-options.js'
-import { registerLolly } from './plugin.js'
-import { stateChannel } from './state-reporter.js'
+import type * as options from './options/types.js'
+import type * as events from './pool/pool-events.js'
+import type { CheckResult as TargetCheckResult, TargetSnapshot as Snapshot, TargetState as State } from './pool/target.js'
+import type * as dispatcher from './proxy/pool-dispatcher.js'
 
 /**
  * fastify-lolly: `await app.register(lolly, { targets: [...] })`, then `reply.from()` in a route goes
@@ -41,19 +41,19 @@ declare namespace lolly {
   export type StatusOptions = status.StatusOptions
   export type MetricsOptions = metrics.MetricsOptions
   export type MetricsRegistry = metrics.MetricsRegistry
-  export type CheckResult = target.CheckResult
-  export type PanicChange = pool.PanicChange
-  export type MembershipChange = pool.MembershipChange
-  export type TargetState = target.TargetState
-  export type TargetSnapshot = target.TargetSnapshot
-  export type StateChange = pool.StateChange
-  export type UpstreamPool = pool.UpstreamPool
+  export type CheckResult = TargetCheckResult
+  export type PanicChange = events.PanicChange
+  export type MembershipChange = events.MembershipChange
+  export type StateChange = events.StateChange
+  export type TryRecord = events.TryRecord
+  export type TargetState = State
+  export type TargetSnapshot = Snapshot
+  export type PoolDispatcher = dispatcher.PoolDispatcher
   export type UpstreamView = api.UpstreamView
   export type LollyApi = api.LollyApi
-  export type TryRecord = call.TryRecord
   export type LollyRequestInfo = fastifyTypes.LollyRequestInfo
   export const errors: typeof import('./errors.js')
-  export const stateChannel: typeof import('./state-reporter.js').stateChannel
+  export const stateChannel: typeof import('./operator/public-events.js').stateChannel
   export { lolly as default, lolly }
 }
 

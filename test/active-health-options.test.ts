@@ -110,7 +110,7 @@ test('an upstream can turn checks on when the top level turned them off', async 
 
 test('a bad option names its path and value', async (t) => {
   const bad: Array<[unknown, RegExp]> = [
-    ['yes', /^healthCheck must be true, false or an object, got 'yes'$/],
+    ['yes', /^healthCheck must be a boolean or an object, got 'yes'$/],
     [{ intervall: 1000 }, /^healthCheck\.intervall is not a known option/],
     [{ timeout: 10_000 }, /^healthCheck\.timeout must be below healthCheck\.interval, got 10000 \(interval 10000\)$/],
     [{ unhealthyInterval: 2000, timeout: 3000 }, /^healthCheck\.timeout must be below healthCheck\.unhealthyInterval/],

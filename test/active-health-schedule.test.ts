@@ -2,7 +2,7 @@ import { test, type Test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import type { HealthCheckOptions } from '../lib/options/types.js'
-import type { StateChange } from '../lib/upstream-pool.js'
+import type { StateChange } from '../lib/pool/pool-events.js'
 import { startUpstream, startUpstreams, type Upstream } from './helpers/upstreams.js'
 import { idle, installClock, lastCheck, nextProbe, recordRequests, waitFor } from './helpers/health-clock.js'
 

@@ -1,9 +1,10 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
-import type { StateChange } from '../lib/upstream-pool.js'
+import type { StateChange } from '../lib/pool/pool-events.js'
 import { startUpstream, startUpstreams } from './helpers/upstreams.js'
 import { installClock, nextProbe } from './helpers/health-clock.js'
+import { poolOf } from './helpers/internals.js'
 
 // Probes of a target whose /health answers `status[name]`; every other path answers with the server name.
 async function switchable (names: string[]) {
@@ -100,12 +101,13 @@ test('healthyThreshold passes end a first passive ejection early; failures take 
     healthCheck: { interval: 1000, timeout: 200, jitter: 0, unhealthyThreshold: 2, healthyThreshold: 3 }
   })
   await app.ready()
-  const pool = app.lolly.upstreams.default.dispatcher
+  const pool = poolOf(app)
   const targetA = pool.target(a.url)!
   await nextProbe(clock, app, 0)
 
-  targetA.ejectionStreak = 1
-  pool.setState(targetA, 'ejected', 'test: passive ejection')
+  // Real traffic failures: passive health's default 5 within 10 s eject it for the first time.
+  for (let i = 0; i < 5; i++) pool.health.trafficFailed(targetA, 'ECONNRESET', 0)
+  t.equal(targetA.state, 'ejected')
   const changes: StateChange[] = []
   app.lolly.on('state', (change) => changes.push(change))
   await nextProbe(clock, app, 1000)
@@ -115,8 +117,9 @@ test('healthyThreshold passes end a first passive ejection early; failures take 
   t.equal(targetA.state, 'healthy', 'healthyThreshold passes while ejected end a first ejection')
   t.match(changes, [{ from: 'ejected', to: 'healthy', reason: 'active check: passed 3 in a row, ejection ended early' }])
 
-  targetA.ejectionStreak = 2
-  pool.setState(targetA, 'ejected', 'test: ejected again right after coming back')
+  // Back on probation: its next failure ejects it again, for the doubled time.
+  pool.health.trafficFailed(targetA, 'ECONNRESET', 0)
+  t.equal(targetA.state, 'ejected')
   for (let i = 0; i < 5; i++) await nextProbe(clock, app, 1000)
   t.equal(targetA.state, 'ejected', 'a repeated ejection runs its course however many probes pass (no passive/active flapping)')
 
@@ -137,8 +140,8 @@ test('disabled and draining targets are probed (lastCheck stays fresh) but their
     healthCheck: { interval: 1000, timeout: 200, jitter: 0, unhealthyThreshold: 1, healthyThreshold: 1 }
   })
   await app.ready()
-  const pool = app.lolly.upstreams.default.dispatcher
-  pool.setState(pool.targets[1], 'draining', 'test: drain')
+  const pool = poolOf(app)
+  pool.health.transition(pool.targets[1], 'draining', 'test: drain')
   const changes: StateChange[] = []
   app.lolly.on('state', (change) => changes.push(change))
   await nextProbe(clock, app, 0, 0)
@@ -147,7 +150,7 @@ test('disabled and draining targets are probed (lastCheck stays fresh) but their
   t.equal(changes.length, 0)
 
   // Re-enabled while its probes fail: the next failed probe takes it out, no need to count again.
-  pool.setState(pool.targets[0], 'healthy', 'test: enable')
+  pool.health.transition(pool.targets[0], 'healthy', 'test: enable')
   await nextProbe(clock, app, 1000, 0)
   t.equal(pool.targets[0].state, 'unhealthy')
 })

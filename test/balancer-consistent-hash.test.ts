@@ -4,9 +4,9 @@ import lolly from '../lib/index.js'
 import type { Balancer } from '../lib/balancers/balancer.js'
 import { ConsistentHashBalancer } from '../lib/balancers/consistent-hash.js'
 import { hashString } from '../lib/balancers/string-hash.js'
-import type { Target } from '../lib/target.js'
+import type { Target } from '../lib/pool/target.js'
 import { checkBalancerContract } from './helpers/balancer-contract.js'
-import { balancerFor, context, makeTargets, setInflight } from './helpers/tier-targets.js'
+import { balancerFor, context, makeTargets, setInflight, writable } from './helpers/tier-targets.js'
 import { startUpstream, startUpstreams, type UpstreamHandler } from './helpers/upstreams.js'
 
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `user-${i}`)
@@ -66,13 +66,19 @@ test('consistent-hash: when one of n targets leaves, only its keys move (at most
   }
 })
 
+/** Ring points per unit of configured weight (the ring is the balancer's own: read past its privacy). */
+function pointsPerWeight (balancer: ConsistentHashBalancer, targets: readonly Target[]): number {
+  const points = (balancer as unknown as { ring: { hashes: Uint32Array } }).ring.hashes.length
+  return points / targets.reduce((sum, target) => sum + target.weight, 0)
+}
+
 test('consistent-hash: 10 000 targets keep the ring under 2^18 points (20 per weight unit) and one leaving moves only its keys', async (t) => {
   const targets = makeTargets(t, 10_000)
   const balancer = new ConsistentHashBalancer(0)
   let started = process.hrtime.bigint()
   balancer.rebuild(targets)
   const rebuildMs = Number(process.hrtime.bigint() - started) / 1e6
-  t.equal(balancer.vnodesPerWeight, 20)
+  t.equal(pointsPerWeight(balancer, targets), 20)
   t.comment(`ring rebuild at 10 000 targets: ${rebuildMs.toFixed(1)} ms`)
   const before = owners(balancer)
   const leaving = targets[1234]
@@ -82,7 +88,10 @@ test('consistent-hash: 10 000 targets keep the ring under 2^18 points (20 per we
   const after = owners(balancer)
   const moved = before.filter((x, i) => x !== after[i])
   t.ok(moved.every((x) => x === leaving), `${moved.length} keys moved, all from the leaving target`)
-  t.equal(new ConsistentHashBalancer(0).vnodesPerWeight, 160, 'small tiers: ketama\'s 160 points per weight unit')
+  const small = makeTargets(t, 3)
+  const smallBalancer = new ConsistentHashBalancer(0)
+  smallBalancer.rebuild(small)
+  t.equal(pointsPerWeight(smallBalancer, small), 160, 'small tiers: ketama\'s 160 points per weight unit')
 })
 
 test('consistent-hash: attempts walk the distinct successors of the key, the same order every time', async (t) => {
@@ -143,15 +152,15 @@ test('consistent-hash: load the balancer was not told about cannot make the walk
   const targets = makeTargets(t, 3)
   const balancer = balancerFor('consistent-hash', targets, 1.25)
   // Counts changed behind the balancer's back: every target looks over its bound of 1.
-  targets[0].inflight = 100
-  targets[1].inflight = 40
-  targets[2].inflight = 100
+  writable(targets[0]).inflight = 100
+  writable(targets[1]).inflight = 40
+  writable(targets[2]).inflight = 100
   t.equal(balancer.pick(context('x'), 0), targets[1], 'settles for the least loaded it saw')
 })
 
 test('consistent-hash: targets without effective weight keep one point each and share the bound evenly', async (t) => {
   const targets = makeTargets(t, 3)
-  for (const target of targets) target.effectiveWeight = 0
+  for (const target of targets) writable(target).effectiveWeight = 0
   const balancer = balancerFor('consistent-hash', targets, 2)
   const ctx = context('k')
   const owner = balancer.pick(ctx, 0)!
@@ -161,9 +170,22 @@ test('consistent-hash: targets without effective weight keep one point each and 
   t.not(balancer.pick(ctx, 0), owner)
   setInflight(balancer, owner, 1)
   t.equal(balancer.pick(ctx, 0), owner, 'owner at 1 of ceil(2 / 3 * 2) = 2: stays')
-  targets[1].effectiveWeight = 2
+  writable(targets[1]).effectiveWeight = 2
   const mixed = balancerFor('consistent-hash', targets, 2)
   t.equal(mixed.size, 3, 'one weighted among weightless ones')
+})
+
+test('consistent-hash: the ring is rebuilt when a configured weight changes, and only then', async (t) => {
+  const targets = makeTargets(t, 2)
+  const balancer = balancerFor('consistent-hash', targets, 0)
+  const ring = (): Uint32Array => (balancer as unknown as { ring: { hashes: Uint32Array } }).ring.hashes
+  const before = ring()
+  writable(targets[1]).effectiveWeight = 0.5
+  balancer.rebuild(targets)
+  t.equal(ring(), before, 'an effective weight (slow start) keeps the ring as it is')
+  writable(targets[1]).weight = 3
+  balancer.rebuild(targets)
+  t.equal(ring().length, 4 * 160, 'a configured weight builds it anew')
 })
 
 test('consistent-hash: the walk counter wraps without forgetting which targets it offered', async (t) => {

@@ -2,8 +2,9 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { checkBalancerContract } from './helpers/balancer-contract.js'
-import { balancerSet, makeTargets, request } from './helpers/tier-targets.js'
+import { balancerSet, makeTargets, request, writable } from './helpers/tier-targets.js'
 import { startUpstreams } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 test('first: the balancer contract', (t) => checkBalancerContract(t, 'first'))
 
@@ -12,13 +13,13 @@ test('first: everything goes to the first target that can take it, in declared o
   const set = balancerSet('first', targets)
   const pickAndBegin = () => {
     const target = set.pick(undefined, request(), undefined)!
-    target.inflight++
+    writable(target).inflight++
     set.onLoadChange(target)
     return targets.indexOf(target)
   }
   t.same([pickAndBegin(), pickAndBegin(), pickAndBegin(), pickAndBegin(), pickAndBegin()], [0, 0, 1, 2, 2],
     'fills the first to its cap, then the second, then the third')
-  targets[0].inflight = 0
+  writable(targets[0]).inflight = 0
   set.onLoadChange(targets[0])
   t.equal(pickAndBegin(), 0, 'back to the first as soon as it has room')
 })
@@ -29,15 +30,15 @@ test('first: through the plugin, the standby takes over only while the active ta
   t.teardown(async () => { await app.close(); await Promise.all(ups.map((u) => u.close())) })
   await app.register(lolly, { balancer: 'first', targets: [ups[0].url, { url: ups[1].url, weight: 5 }] })
   app.get('/*', (_req, reply) => reply.from())
-  const pool = app.lolly.upstreams.default.dispatcher
+  const pool = poolOf(app)
   const served = async (): Promise<string[]> => {
     const names: string[] = []
     for (let i = 0; i < 10; i++) names.push((await app.inject('/x')).body.split(' ')[0])
     return [...new Set(names)]
   }
   t.same(await served(), ['u0'], 'all 10 to the active target (1.0 share, no tolerance)')
-  pool.setState(pool.target(ups[0].url)!, 'disabled', 'maintenance')
+  pool.health.transition(pool.target(ups[0].url)!, 'disabled', 'maintenance')
   t.same(await served(), ['u1'], 'active disabled: the standby')
-  pool.setState(pool.target(ups[0].url)!, 'healthy', 'back')
+  pool.health.transition(pool.target(ups[0].url)!, 'healthy', 'back')
   t.same(await served(), ['u0'], 'active back: all to it again')
 })

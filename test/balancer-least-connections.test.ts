@@ -1,9 +1,9 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
-import type { Target } from '../lib/target.js'
+import type { Target } from '../lib/pool/target.js'
 import { checkBalancerContract } from './helpers/balancer-contract.js'
-import { balancerFor, context, makeTargets, setInflight } from './helpers/tier-targets.js'
+import { balancerFor, context, makeTargets, setInflight, writable } from './helpers/tier-targets.js'
 import { startUpstream } from './helpers/upstreams.js'
 
 test('least-connections: the balancer contract', (t) => checkBalancerContract(t, 'least-connections'))
@@ -71,7 +71,7 @@ test('least-connections: under load, in-flight requests settle in proportion to 
 
 test('least-connections: a target without effective weight only gets requests the others are too busy for', async (t) => {
   const targets = makeTargets(t, 3)
-  targets[2].effectiveWeight = 0
+  writable(targets[2]).effectiveWeight = 0
   const balancer = balancerFor('least-connections', targets)
   const picked = new Set<Target>()
   for (let i = 0; i < 1000; i++) {

@@ -2,14 +2,14 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { checkBalancerContract } from './helpers/balancer-contract.js'
-import { balancerFor, context, countPicks, makeTargets, setInflight } from './helpers/tier-targets.js'
+import { balancerFor, context, countPicks, makeTargets, setInflight, writable } from './helpers/tier-targets.js'
 import { startUpstream } from './helpers/upstreams.js'
 
 test('least-latency: the balancer contract', (t) => checkBalancerContract(t, 'least-latency'))
 
 test('least-latency: equal latencies and no load: picks follow the weights (200 000 picks, each share within 0.01)', async (t) => {
   const targets = makeTargets(t, [{ weight: 1 }, { weight: 3 }, { weight: 6 }])
-  for (const target of targets) target.latencyMs = 12
+  for (const target of targets) writable(target).latencyMs = 12
   const counts = countPicks(balancerFor('least-latency', targets), 200_000)
   for (const [i, target] of targets.entries()) {
     const share = (counts.get(target) ?? 0) / 200_000
@@ -20,9 +20,9 @@ test('least-latency: equal latencies and no load: picks follow the weights (200 
 
 test('least-latency: scores latency × (in-flight + 1); the slowest target never wins', async (t) => {
   const [fast, medium, slow] = makeTargets(t, 3)
-  fast.latencyMs = 10
-  medium.latencyMs = 20
-  slow.latencyMs = 100
+  writable(fast).latencyMs = 10
+  writable(medium).latencyMs = 20
+  writable(slow).latencyMs = 100
   const balancer = balancerFor('least-latency', [fast, medium, slow])
   const counts = countPicks(balancer, 30_000)
   t.equal(counts.get(slow), undefined, 'the slowest is always the worse of its pair')
@@ -39,7 +39,7 @@ test('least-latency: scores latency × (in-flight + 1); the slowest target never
 
 test('least-latency: a target without a sample is tried while it has no more in flight than its rival', async (t) => {
   const [known, fresh] = makeTargets(t, 2)
-  known.latencyMs = 5
+  writable(known).latencyMs = 5
   const balancer = balancerFor('least-latency', [known, fresh])
   t.same([...countPicks(balancer, 200).keys()], [fresh], 'both idle: the unsampled one wins the tie')
   setInflight(balancer, fresh, 1)

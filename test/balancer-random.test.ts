@@ -4,7 +4,7 @@ import lolly from '../lib/index.js'
 import { AliasTable } from '../lib/balancers/alias-table.js'
 import { WeightedFailover } from '../lib/balancers/weighted-failover.js'
 import { checkBalancerContract } from './helpers/balancer-contract.js'
-import { balancerFor, balancerSet, context, countPicks, makeTargets, request } from './helpers/tier-targets.js'
+import { balancerFor, balancerSet, context, countPicks, makeTargets, request, writable } from './helpers/tier-targets.js'
 import { startUpstreams } from './helpers/upstreams.js'
 
 test('random: the balancer contract', (t) => checkBalancerContract(t, 'random'))
@@ -19,7 +19,7 @@ test('random: picks follow the effective weights (200 000 picks, each share with
   }
 
   // Slow start lowers effectiveWeight; the pool rebuilds the balancer with it.
-  targets[3].effectiveWeight = 1
+  writable(targets[3]).effectiveWeight = 1
   const ramped = countPicks(balancerFor('random', targets), 100_000)
   const share = (ramped.get(targets[3]) ?? 0) / 100_000
   t.ok(Math.abs(share - 1 / 7) < 0.01, `weight 4 ramped down to 1: share ${share.toFixed(4)}, want 0.1429`)
@@ -28,7 +28,7 @@ test('random: picks follow the effective weights (200 000 picks, each share with
 test('random: a full target\'s overflow spreads by weight, not onto its neighbour in the list', async (t) => {
   const targets = makeTargets(t, [{ weight: 3, maxConnections: 1 }, { weight: 1 }, { weight: 1 }, { weight: 2 }])
   const set = balancerSet('random', targets)
-  targets[0].inflight = 1
+  writable(targets[0]).inflight = 1
   set.onLoadChange(targets[0])
   const counts = [0, 0, 0, 0]
   for (let i = 0; i < 40_000; i++) counts[targets.indexOf(set.pick(undefined, request(), undefined)!)]++
@@ -55,8 +55,8 @@ test('random: failover draws never repeat a target within one pick, even across 
 test('random: the alias table draws by weight, treats non-positive weights as 0, and all-zero as uniform', async (t) => {
   const table = new AliasTable()
   const targets = makeTargets(t, [{ weight: 5 }, { weight: 1 }, { weight: 1 }])
-  targets[1].effectiveWeight = 0
-  targets[2].effectiveWeight = Number.NaN
+  writable(targets[1]).effectiveWeight = 0
+  writable(targets[2]).effectiveWeight = Number.NaN
   table.rebuild(targets)
   t.equal(table.size, 3)
   for (let i = 0; i < 1000; i++) {
@@ -67,7 +67,7 @@ test('random: the alias table draws by weight, treats non-positive weights as 0,
   }
   t.not(table.drawOther(0), 0, 'drawOther still finds another position when the rest weigh nothing')
 
-  targets[0].effectiveWeight = 0
+  writable(targets[0]).effectiveWeight = 0
   table.rebuild(targets)
   const seen = new Set<number>()
   for (let i = 0; i < 300; i++) seen.add(table.draw())

@@ -4,7 +4,7 @@ import lolly from '../lib/index.js'
 import { startUpstreams } from './helpers/upstreams.js'
 import { checkBalancerContract } from './helpers/balancer-contract.js'
 import { balancerFor, context, makeTargets } from './helpers/tier-targets.js'
-import type { Target } from '../lib/target.js'
+import type { Target } from '../lib/pool/target.js'
 
 test('round-robin interleaves weights 5:1:1 smoothly and splits traffic by weight', async (t) => {
   const ups = await startUpstreams(3)

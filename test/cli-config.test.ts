@@ -74,7 +74,7 @@ test('every error names the file and the path in it', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
     [null, /^f\.yaml: the file must be an object \(a mapping of keys\) at the top, got null$/],
     [{ targets: ['http://a:1'], lisen: {} }, /^f\.yaml: lisen is not a known option \(known: listen, logger, routes, trustProxy, shutdownTimeout, targets, upstreams/],
-    [{ upstreams: { api: { targets: ['http://a:1', { url: 'http://b:1', weight: 0 }] } } }, /^f\.yaml: upstreams\.api\.targets\[1\]\.weight must be a positive integer, got 0$/],
+    [{ upstreams: { api: { targets: ['http://a:1', { url: 'http://b:1', weight: 0 }] } } }, /^f\.yaml: upstreams\.api\.targets\[1\]\.weight must be an integer from 1 to 1000000, got 0$/],
     [{ upstreams: { api: { targets: ['http://a:1'], helthCheck: {} } } }, /^f\.yaml: upstreams\.api\.helthCheck is not a known option/],
     [{ targets: ['http://a:1'], listen: { port: 70000 } }, /^f\.yaml: listen\.port must be an integer from 0 to 65535, got 70000$/],
     [{ targets: ['http://a:1'], listen: { adress: 'x' } }, /^f\.yaml: listen\.adress is not a known option \(known: host, port\)$/],
@@ -115,7 +115,7 @@ test('files: JSON, YAML and YML by extension; other extensions, unreadable and u
 
   const bad = path.join(dir, 'bad.yaml')
   await writeFile(bad, 'upstreams:\n  api:\n    targets: [http://127.0.0.1:9001, { url: http://127.0.0.1:9002, weight: -1 }]\n')
-  await t.rejects(loadGatewayConfig(bad), { message: `${bad}: upstreams.api.targets[1].weight must be a positive integer, got -1` })
+  await t.rejects(loadGatewayConfig(bad), { message: `${bad}: upstreams.api.targets[1].weight must be an integer from 1 to 1000000, got -1` })
 })
 
 test('arguments', (t) => {

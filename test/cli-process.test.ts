@@ -37,7 +37,7 @@ test('a bad config file: the file and the path on stderr, exit 1', async (t) => 
   await writeFile(file, 'upstreams:\n  api:\n    targets:\n      - http://127.0.0.1:9001\n      - { url: http://127.0.0.1:9002, weight: 0 }\n')
   const lolly = spawnLolly(t, ['--config', file])
   t.equal(await lolly.exit(), 1)
-  t.equal(lolly.err.text, `lolly: ${file}: upstreams.api.targets[1].weight must be a positive integer, got 0\n`)
+  t.equal(lolly.err.text, `lolly: ${file}: upstreams.api.targets[1].weight must be an integer from 1 to 1000000, got 0\n`)
   t.equal(lolly.out.text, '')
 })
 

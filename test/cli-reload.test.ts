@@ -221,7 +221,7 @@ test('a bad file or one that needs a restart is refused as a whole; the running 
   t.equal(await r.reloader.reload(), 'invalid')
   const invalid = r.logs.at(-1)!
   t.equal(invalid.level, 50)
-  t.equal(invalid.msg, `lolly: reload refused, still serving the previous configuration: ${r.file}: targets[1].weight must be a positive integer, got 0`)
+  t.equal(invalid.msg, `lolly: reload refused, still serving the previous configuration: ${r.file}: targets[1].weight must be an integer from 1 to 1000000, got 0`)
 
   await r.write('targets: [http://127.0.0.1:1\n')
   t.equal(await r.reloader.reload(), 'invalid')

@@ -76,6 +76,27 @@ test('a route with a balancer of its own', async (t) => {
   t.equal(spread.size, 3, 'the other route balances round robin')
 })
 
+test('a route takes every setting a plugin route takes: failover and per-try timeouts too', async (t) => {
+  // undici checks its timers about every half second: the answer comes well after the timeout can fire.
+  const slow = await startUpstream('slow', (_req, res) => { setTimeout(() => res.end('late'), 1200) })
+  t.teardown(() => slow.close())
+  const config = readGatewayConfig({
+    targets: [slow.url],
+    routes: [{ prefix: '/quick', responseTimeout: 50, retry: false }, { prefix: '/', bodyTimeout: 1000, retry: { attempts: 1 } }],
+    logger: { level: 'silent' }
+  }, 'f.yaml')
+  t.same(config.routes[0].upstream, { name: 'default', retry: false, responseTimeout: 50 })
+  const app = await buildGateway(config, sink())
+  t.teardown(() => app.close())
+  const quick = await app.inject('/quick/x')
+  t.equal(quick.statusCode, 504, 'the route\'s own responseTimeout')
+  t.equal((await app.inject('/x')).body, 'late')
+  t.throws(() => readGatewayConfig({ targets: [slow.url], routes: [{ prefix: '/a', retry: { attempts: -1 } }] }, 'bad.yaml'),
+    { code: 'FST_LOLLY_INVALID_OPTION', message: 'bad.yaml: routes[0].retry.attempts must be an integer from 0 to 100, got -1' })
+  t.throws(() => readGatewayConfig({ targets: [slow.url], routes: [{ prefix: '/a', connectTimeout: 5 }] }, 'bad.yaml'),
+    { code: 'FST_LOLLY_INVALID_OPTION', message: /^bad\.yaml: routes\[0\]\.connectTimeout is not a known option \(known: prefix, upstream, rewritePrefix, balancer, hashKey, hashBalanceFactor, retry, responseTimeout, bodyTimeout\)/ })
+})
+
 test('a raw path that only matches the prefix once decoded is not proxied', async (t) => {
   const up = await startUpstream('up')
   t.teardown(() => up.close())

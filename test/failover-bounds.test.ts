@@ -1,9 +1,10 @@
 import { test, type Test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
-import { RetryBudget } from '../lib/retry-budget.js'
-import { backoffDelay } from '../lib/retry-policy.js'
+import { RetryBudget } from '../lib/failover/retry-budget.js'
+import { backoffDelay } from '../lib/failover/failover-policy.js'
 import { closedPort, startUpstream, type Upstream } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 // What keeps failover from making an outage worse: the retry budget, retry.timeout and the backoff.
 
@@ -45,7 +46,7 @@ test('with every target failing, the retry budget bounds the upstream attempts',
   // each with at most attempts (2) tries.
   const bound = requests * (1 + 0.2) + 3 * 2
   t.ok(withBudget <= bound, `${withBudget} upstream attempts for ${requests} requests (bound ${bound})`)
-  t.equal(app.lolly.upstreams.default.dispatcher.retryBudget.active, 0, 'every slot was given back')
+  t.equal(poolOf(app).retryBudget.active, 0, 'every slot was given back')
 
   for (const u of targets) u.hits.length = 0
   const unbounded = await setup(t, targets.map((u) => u.url), { retry: { budget: false } })
@@ -104,18 +105,18 @@ test('a target that went out during the backoff is replaced, or the client gets 
   const refused = `http://127.0.0.1:${await closedPort()}`
   const [b, c] = await upstreams(t, startUpstream('b'), startUpstream('c'))
   const app = await setup(t, [refused, b.url, c.url], { balancer: 'first', retry: { backoff: 100 } })
-  const pool = app.lolly.upstreams.default.dispatcher
+  const pool = poolOf(app)
   const pending = app.inject('/x')
-  setTimeout(() => pool.setState(pool.target(b.url)!, 'disabled', 'test'), 40)
+  setTimeout(() => pool.health.transition(pool.target(b.url)!, 'disabled', 'test'), 40)
   const res = await pending
   t.equal(res.statusCode, 200)
   t.equal(res.body, 'c GET /x', 'b was planned, c took it')
   t.equal(b.hits.length, 0)
 
   const app2 = await setup(t, [refused, b.url], { balancer: 'first', retry: { backoff: 100 } })
-  const pool2 = app2.lolly.upstreams.default.dispatcher
+  const pool2 = poolOf(app2)
   const pending2 = app2.inject('/x')
-  setTimeout(() => pool2.setState(pool2.target(b.url)!, 'disabled', 'test'), 40)
+  setTimeout(() => pool2.health.transition(pool2.target(b.url)!, 'disabled', 'test'), 40)
   const res2 = await pending2
   t.equal(res2.statusCode, 503)
   t.equal(res2.json().code, 'FST_LOLLY_NO_AVAILABLE_TARGET')

@@ -2,8 +2,9 @@ import { test, type Test } from 'tap'
 import http from 'node:http'
 import Fastify, { type FastifyInstance } from 'fastify'
 import lolly from '../lib/index.js'
-import type { TryRecord } from '../lib/proxy-call.js'
+import type { TryRecord } from '../lib/pool/pool-events.js'
 import { closedPort, startUpstream, type Upstream } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 // A client that goes away stops the upstream request: the target's in-flight count goes back to 0,
 // nothing is retried, and the target is not blamed.
@@ -62,7 +63,7 @@ test('a client that leaves mid-request aborts the upstream request, which is not
   t.same(targetsOf(app).map((s) => [s.inflight, s.failures, s.state]), [[0, 0, 'healthy'], [0, 0, 'healthy']])
   t.equal(spare.hits.length, 0, 'not retried elsewhere')
   t.same(calls[0].tries.map((one) => one.error), ['CLIENT_ABORTED'])
-  t.equal(app.lolly.upstreams.default.dispatcher.retryBudget.active, 0)
+  t.equal(poolOf(app).retryBudget.active, 0)
   t.same(logs.filter((line) => line.level >= 50), [], 'nothing logged as an error')
 })
 
@@ -100,7 +101,7 @@ test('a client that leaves during a backoff stops the retry', async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 180))
   t.equal(ok.hits.length, 0, 'the retry never went out')
   t.same(calls[0].tries.map((one) => one.error), ['ECONNREFUSED'], 'one try')
-  t.equal(app.lolly.upstreams.default.dispatcher.retryBudget.active, 0, 'its budget slot was given back')
+  t.equal(poolOf(app).retryBudget.active, 0, 'its budget slot was given back')
   t.same(targetsOf(app).map((s) => s.inflight), [0, 0])
 })
 

@@ -2,6 +2,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { startUpstream } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 // A try ended by the proxy itself (its connection pool to the target destroyed under it) says nothing
 // about the target and would fail the same way anywhere: it is neither retried nor held against the target.
@@ -16,7 +17,7 @@ test('a try cut because its target\'s connection pool was destroyed is not retri
   app.get('/*', (_req, reply) => reply.from())
   const pending = app.inject('/x')
   await reached
-  await app.lolly.upstreams.default.dispatcher.target(hanging.url)!.dispatcher.destroy()
+  await poolOf(app).target(hanging.url)!.dispatcher.destroy()
   const res = await pending
   t.equal(res.statusCode, 502)
   t.match(res.json(), { code: 'FST_LOLLY_BAD_GATEWAY', message: /UND_ERR_DESTROYED/ })

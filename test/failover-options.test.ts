@@ -65,6 +65,8 @@ test('retry options normalise with inheritance from the top level to named upstr
   t.same([inheritedOn.onTimeout, inheritedOn.onReset, [...inheritedOn.statuses]], [true, false, [429]])
   t.equal(named({ budget: false }, { budget: { minConcurrency: 1 } }).budget!.ratio, 0.2, 'a budget after none starts from the defaults')
   t.equal(named({ budget: false }, {}).budget, null)
+  t.same(named({ budget: false }, { budget: true }).budget, { ratio: 0.2, minConcurrency: 3 }, 'true after none is the default budget, as for every other section')
+  t.equal(named(false, { statuses: [500] }).attempts, 2, 'an object after an inherited false turns failover on, as for every other section')
 })
 
 test('bad retry options fail with the exact path and value', async (t) => {
@@ -83,7 +85,7 @@ test('bad retry options fail with the exact path and value', async (t) => {
     [{ statuses: ['503'] }, "retry.statuses[0] must be a status from 400 to 599, got '503'"],
     [{ nonIdempotent: 'yes' }, "retry.nonIdempotent must be a boolean, got 'yes'"],
     [{ timeout: -5 }, 'retry.timeout must be an integer >= 0, got -5'],
-    [{ budget: true }, 'retry.budget must be false or an object { percent, minConcurrency }, got true'],
+    [{ budget: 'yes' }, "retry.budget must be a boolean or an object, got 'yes'"],
     [{ budget: { ratio: 0.2 } }, /^retry\.budget\.ratio is not a known option/],
     [{ budget: { percent: 120 } }, 'retry.budget.percent must be a number from 0 to 100, got 120'],
     [{ budget: { minConcurrency: 1.5 } }, /^retry\.budget\.minConcurrency must be an integer/],

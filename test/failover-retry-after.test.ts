@@ -2,7 +2,7 @@ import { test } from 'tap'
 import FakeTimers from '@sinonjs/fake-timers'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
-import { findRetryAfter, retryAfterUntil } from '../lib/retry-after.js'
+import { findRetryAfter, retryAfterUntil } from '../lib/failover/retry-after.js'
 import { startUpstream } from './helpers/upstreams.js'
 
 // A target that answers 503 with Retry-After is not picked again before then: seconds, or an HTTP date.

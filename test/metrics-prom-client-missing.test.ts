@@ -4,7 +4,7 @@ import client from 'prom-client'
 import lolly from '../lib/index.js'
 import { installMetrics } from '../lib/metrics/install-metrics.js'
 import { loadPromClient } from '../lib/metrics/prom-client-loader.js'
-import type { PoolHooks } from '../lib/upstream-pool.js'
+import { poolOf } from './helpers/internals.js'
 
 function missing (id: string): never {
   throw Object.assign(new Error(`Cannot find module '${id}'`), { code: 'MODULE_NOT_FOUND' })
@@ -21,11 +21,8 @@ test('without prom-client installed, asking for metrics fails with FST_LOLLY_PRO
   await app.register(lolly, { targets: ['http://127.0.0.1:1'] })
   await app.ready()
   t.teardown(() => app.close())
-  const pools = [app.lolly.upstreams.default.dispatcher]
   const options = { registry: null, prefix: 'lolly_', buckets: [1] }
-  const hooks: PoolHooks = { onStateChange () {}, now: Date.now }
-  t.throws(() => installMetrics(app, app.lolly, pools, hooks, options, missing), { code: 'FST_LOLLY_PROM_CLIENT_MISSING' })
-  t.equal(hooks.onTries, undefined, 'nothing fed to a recorder that was never made')
+  t.throws(() => installMetrics(app, [poolOf(app)], options, missing), { code: 'FST_LOLLY_PROM_CLIENT_MISSING' })
   t.equal(client.register.getSingleMetric('lolly_target_up'), undefined)
   t.equal(app.lolly.listenerCount('state'), 0, 'no listener left behind')
 })

@@ -5,6 +5,7 @@ import lolly from '../lib/index.js'
 import type { LollyOptions } from '../lib/options/types.js'
 import { closedPort, startUpstream, type Upstream, type UpstreamHandler } from './helpers/upstreams.js'
 import { parseSamples, sampleValue, type Sample } from './helpers/prometheus-text.js'
+import { poolOf } from './helpers/internals.js'
 
 const answer503: UpstreamHandler = (_req, res) => { res.statusCode = 503; res.end('busy') }
 
@@ -229,7 +230,7 @@ test('active health checks are counted by target and result, for the pools that 
   })
   t.teardown(async () => { await app.close(); await ok.close(); await bad.close(); await plain.close() })
   await app.ready()
-  const targets = app.lolly.upstreams.checked.dispatcher.targets
+  const targets = poolOf(app, 'checked').targets
   // Real probes, a few intervals' worth (bounded): both targets must have been probed twice.
   for (let i = 0; i < 40 && targets.some((target) => target.checksPassed + target.checksFailed < 2); i++) {
     await new Promise((resolve) => setTimeout(resolve, 50))

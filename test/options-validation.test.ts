@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
+import { poolOf } from './helpers/internals.js'
 
 async function registerError (options: unknown): Promise<Error & { code?: string }> {
   const app = Fastify()
@@ -18,7 +19,7 @@ async function registerError (options: unknown): Promise<Error & { code?: string
 test('bad options fail register with FST_LOLLY_INVALID_OPTION naming the path and the value', async (t) => {
   const cases: Array<[unknown, string | RegExp]> = [
     [{ upstreams: { api: { targets: ['http://a:1', { url: 'http://b:1', weight: -1 }] } } },
-      'upstreams.api.targets[1].weight must be a positive integer, got -1'],
+      'upstreams.api.targets[1].weight must be an integer from 1 to 1000000, got -1'],
     [{ targets: ['http://a:1'], helthCheck: true }, /^helthCheck is not a known option/],
     [{ targets: [] }, 'targets must be a non-empty array of targets, got []'],
     [{}, 'targets must be a non-empty array of targets, got undefined'],
@@ -75,8 +76,8 @@ test('top-level settings are the defaults of every named upstream, which may ove
     },
     defaultUpstream: 'auth'
   })
-  const api = app.lolly.upstreams.api.dispatcher.config
-  const auth = app.lolly.upstreams.auth.dispatcher.config
+  const api = poolOf(app, 'api').config
+  const auth = poolOf(app, 'auth').config
   t.equal(api.balancer.name, 'first')
   t.equal(api.connectTimeout, 1234)
   t.equal(auth.balancer.name, 'round-robin')
@@ -88,7 +89,7 @@ test('defaults: weight 1, round robin, timeouts far below undici\'s 300 s, TLS v
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(lolly, { targets: ['http://127.0.0.1:1/api/'] })
-  const config = app.lolly.upstreams.default.dispatcher.config
+  const config = poolOf(app).config
   t.match(config, {
     balancer: { name: 'round-robin', hashBalanceFactor: 1.25 },
     tlsRejectUnauthorized: true,
@@ -112,8 +113,8 @@ test('hash keys normalise: header names lower-cased, cookies kept, functions acc
       d: { targets: ['http://127.0.0.1:1'], hashKey: 'url' }
     }
   })
-  t.same(app.lolly.upstreams.a.dispatcher.config.balancer.hashKey, { kind: 'header', name: 'x-user-id' })
-  t.same(app.lolly.upstreams.b.dispatcher.config.balancer.hashKey, { kind: 'cookie', name: 'Session' })
-  t.same(app.lolly.upstreams.c.dispatcher.config.balancer.hashKey, { kind: 'function', fn })
-  t.same(app.lolly.upstreams.d.dispatcher.config.balancer.hashKey, { kind: 'url' })
+  t.same(poolOf(app, 'a').config.balancer.hashKey, { kind: 'header', name: 'x-user-id' })
+  t.same(poolOf(app, 'b').config.balancer.hashKey, { kind: 'cookie', name: 'Session' })
+  t.same(poolOf(app, 'c').config.balancer.hashKey, { kind: 'function', fn })
+  t.same(poolOf(app, 'd').config.balancer.hashKey, { kind: 'url' })
 })

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { buildRig, installClock } from './helpers/health-rig.js'
 import { startUpstream, startUpstreams, type UpstreamHandler } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 const answer503: UpstreamHandler = (_req, res) => { res.statusCode = 503; res.end('busy') }
 
@@ -74,8 +75,8 @@ test('the last healthy target is never ejected passively, whatever the cap allow
   const ups = await startUpstreams(4, answer503)
   const rig = await buildRig({ targets: ups.map((u) => u.url), passive: { maxEjectedPercent: 100, maxFails: 1 } })
   t.teardown(async () => { await rig.app.close(); await Promise.all(ups.map((u) => u.close())); clock.uninstall() })
-  const pool = rig.app.lolly.upstreams.default.dispatcher
-  pool.setState(pool.target(ups[0].url)!, 'unhealthy', 'active: probe failed')
+  const pool = poolOf(rig.app)
+  pool.health.transition(pool.target(ups[0].url)!, 'unhealthy', 'active: probe failed')
 
   await rig.hit(30)
   t.same(rig.app.lolly.targets.map((s) => s.state).sort(), ['ejected', 'ejected', 'healthy', 'unhealthy'])

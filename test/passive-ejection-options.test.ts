@@ -5,11 +5,11 @@ import { DEFAULT_PASSIVE } from '../lib/options/passive-options.js'
 const url = 'http://127.0.0.1:1'
 const read = (options: Record<string, unknown>) => readPluginOptions({ targets: [url], ...options }).upstreams.get('default')!
 
-test('passive health is on with the documented defaults; slowStart and panicThreshold are off', async (t) => {
+test('passive health is on with the documented defaults; slowStart and panicPercent are off', async (t) => {
   const upstream = read({})
   t.same(upstream.passive, { maxFails: 5, failWindow: 10_000, ejectTime: 30_000, maxEjectTime: 300_000, maxEjectedPercent: 50, statuses: [502, 503, 504] })
   t.equal(upstream.slowStart, 0)
-  t.equal(upstream.panicThreshold, 0)
+  t.equal(upstream.panicPercent, 0)
   t.same(read({ passive: true }).passive, DEFAULT_PASSIVE)
   t.equal(read({ passive: false }).passive, false)
 })
@@ -19,7 +19,7 @@ test('passive options override the defaults one by one', async (t) => {
     { ...DEFAULT_PASSIVE, maxFails: 1, statuses: [500, 502] }, 'duplicates dropped')
   t.same(read({ passive: { ejectTime: 600_000 } }).passive, { ...DEFAULT_PASSIVE, ejectTime: 600_000, maxEjectTime: 600_000 },
     'a long ejectTime lifts the default cap with it')
-  t.match(read({ slowStart: 30_000, panicThreshold: 0.5 }), { slowStart: 30_000, panicThreshold: 0.5 })
+  t.match(read({ slowStart: 30_000, panicPercent: 50 }), { slowStart: 30_000, panicPercent: 50 })
 })
 
 test('named upstreams inherit the top-level passive settings and may change them', async (t) => {
@@ -43,7 +43,7 @@ test('named upstreams inherit the top-level passive settings and may change them
   t.same(off.upstreams.get('b')!.passive, { ...DEFAULT_PASSIVE, maxFails: 3 })
 })
 
-test('bad passive, slowStart and panicThreshold options name their path', async (t) => {
+test('bad passive, slowStart and panicPercent options name their path', async (t) => {
   const cases: Array<[Record<string, unknown>, RegExp]> = [
     [{ passive: 'yes' }, /^passive must be a boolean or an object, got 'yes'/],
     [{ passive: null }, /^passive must be a boolean or an object, got null/],
@@ -60,8 +60,8 @@ test('bad passive, slowStart and panicThreshold options name their path', async 
     [{ passive: { statuses: ['503'] } }, /^passive\.statuses\[0\] must be a 5xx status/],
     [{ passive: { statuses: [600] } }, /^passive\.statuses\[0\] must be a 5xx status/],
     [{ slowStart: -5 }, /^slowStart must be an integer >= 0, got -5/],
-    [{ panicThreshold: 1.5 }, /^panicThreshold must be a number from 0 to 1, got 1.5/],
-    [{ panicThreshold: '0.5' }, /^panicThreshold must be a number from 0 to 1/]
+    [{ panicPercent: 150 }, /^panicPercent must be a number from 0 to 100, got 150/],
+    [{ panicPercent: '50' }, /^panicPercent must be a number from 0 to 100/]
   ]
   for (const [options, message] of cases) {
     t.throws(() => read(options), { code: 'FST_LOLLY_INVALID_OPTION', message }, JSON.stringify(options))

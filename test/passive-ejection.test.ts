@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'tap'
 import { buildRig, installClock } from './helpers/health-rig.js'
 import { startUpstream, startUpstreams, type UpstreamHandler } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 const answer503: UpstreamHandler = (_req, res) => { res.statusCode = 503; res.end('busy') }
 
@@ -181,11 +182,11 @@ test('an ejection ended early (a passing active probe) or overridden (disable) l
   const good = await startUpstream('good')
   const rig = await buildRig({ targets: [bad[0].url, bad[1].url, good.url], passive: { maxFails: 1 } })
   t.teardown(async () => { await rig.app.close(); await Promise.all([...bad, good].map((u) => u.close())); clock.uninstall() })
-  const pool = rig.app.lolly.upstreams.default.dispatcher
+  const pool = poolOf(rig.app)
 
   await rig.hitUntil(() => rig.target(bad[0].url)!.state === 'ejected')
   // The active checker ends an ejection this way when a probe passes.
-  pool.setState(pool.target(bad[0].url)!, 'healthy', 'active: probe passed')
+  pool.health.transition(pool.target(bad[0].url)!, 'healthy', 'active: probe passed')
   t.equal(rig.target(bad[0].url)!.ejectedUntil, null, 'ejectedUntil cleared')
   rig.app.lolly.disable('default', bad[0].url)
 

@@ -43,6 +43,29 @@ test('request.lolly tells the route which upstream and targets were tried', asyn
   t.match(seen, { upstream: 'default', tries: [{ target: up.url, status: 200, durationMs: Number }] })
 })
 
+test('reply.from() in the not-found handler goes to the default upstream', async (t) => {
+  const api = await startUpstream('api')
+  const auth = await startUpstream('auth')
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await api.close(); await auth.close() })
+  await app.register(lolly, { upstreams: { auth: { targets: [auth.url] }, api: { targets: [api.url] } }, defaultUpstream: 'api' })
+  app.setNotFoundHandler((_req, reply) => reply.from())
+  t.equal((await app.inject('/anything')).body, 'api GET /anything')
+})
+
+test("reply.from() in one of a route's hooks goes where the route says", async (t) => {
+  const api = await startUpstream('api')
+  const auth = await startUpstream('auth')
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await api.close(); await auth.close() })
+  await app.register(lolly, { upstreams: { api: { targets: [api.url] }, auth: { targets: [auth.url] } } })
+  app.get('/early', {
+    config: { upstream: 'auth' },
+    preHandler: async (_req, reply) => reply.from()
+  }, async () => 'the handler never runs')
+  t.equal((await app.inject('/early')).body, 'auth GET /early')
+})
+
 test('a route naming an unknown upstream or a bad policy fails at startup', async (t) => {
   const cases: Array<[unknown, RegExp]> = [
     ['nope', /^route GET \/x: config\.upstream names upstream "nope", which does not exist \(known: default\)/],
@@ -70,13 +93,22 @@ test('a route naming an unknown upstream or a bad policy fails at startup', asyn
   }
 })
 
-test('routes added before the plugin use the default upstream', async (t) => {
+test('reply.from() in a route added before the plugin fails with what to do, instead of guessing its upstream', async (t) => {
   const up = await startUpstream('up')
   const app = Fastify()
   t.teardown(async () => { await app.close(); await up.close() })
   app.register(async (child) => {
     child.get('/early', (_req, reply) => reply.from())
+    child.get('/early-auth', { config: { upstream: 'auth' } }, (_req, reply) => reply.from())
   })
-  await app.register(lolly, { targets: [up.url] })
-  t.equal((await app.inject('/early')).body, 'up GET /early')
+  await app.register(lolly, { upstreams: { api: { targets: [up.url] }, auth: { targets: [up.url] } } })
+  for (const url of ['/early', '/early-auth']) {
+    const res = await app.inject(url)
+    t.equal(res.statusCode, 500)
+    t.match(res.json(), {
+      code: 'FST_LOLLY_ROUTE_NOT_BOUND',
+      message: `reply.from() in route GET ${url}, which was added before fastify-lolly was registered: register fastify-lolly first`
+    })
+  }
+  t.equal(up.hits.length, 0, 'nothing was sent anywhere')
 })

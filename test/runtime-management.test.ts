@@ -2,6 +2,7 @@ import type http from 'node:http'
 import { test, type Test } from 'tap'
 import { buildRig, installClock, tally, type Rig } from './helpers/health-rig.js'
 import { startUpstream, startUpstreams, type Upstream } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 /** An upstream that holds every request until `release()`; `arrived(n)` resolves once n were held. */
 interface HoldingUpstream extends Upstream {
@@ -62,6 +63,9 @@ test('addTarget validates like register', async (t) => {
   const rig = await withRig(t, { targets: [ups[0].url] }, ups)
   const api = rig.app.lolly
   t.throws(() => api.addTarget('default', { url: 'http://127.0.0.1:3', weight: 0 }), { code: 'FST_LOLLY_INVALID_OPTION', message: /^target\.weight must be/ })
+  t.throws(() => api.addTarget('default', { url: 'http://127.0.0.1:3', weight: 1_000_001 }), {
+    code: 'FST_LOLLY_INVALID_OPTION', message: 'target.weight must be an integer from 1 to 1000000, got 1000001'
+  }, 'one weight limit: the options\', setWeight\'s and a reload\'s')
   t.throws(() => api.addTarget('default', { url: 'ftp://x' }), { code: 'FST_LOLLY_INVALID_OPTION', message: /^target\.url must be an http: or https: URL/ })
   t.throws(() => api.addTarget('default', 42 as never), { code: 'FST_LOLLY_INVALID_OPTION', message: /^target must be/ })
   t.throws(() => api.addTarget('default', { url: 'http://127.0.0.1:3', wieght: 2 } as never), { code: 'FST_LOLLY_INVALID_OPTION', message: /^target\.wieght is not a known option/ })
@@ -102,8 +106,8 @@ test('disable and enable, with a reason on every transition', async (t) => {
     ['disabled', 'healthy', 'enabled at runtime']
   ], 'repeated calls change nothing')
 
-  const pool = rig.app.lolly.upstreams.default.dispatcher
-  pool.setState(pool.target(ups[1].url)!, 'unhealthy', 'active: probe failed')
+  const pool = poolOf(rig.app)
+  pool.health.transition(pool.target(ups[1].url)!, 'unhealthy', 'active: probe failed')
   rig.app.lolly.enable('default', ups[1].url)
   t.equal(rig.target(ups[1].url)!.state, 'unhealthy', 'enable does not overrule health')
 })
@@ -194,7 +198,7 @@ test('removeTarget of an idle target, and of the target in the middle of the lis
   const rig = await withRig(t, { targets: ups.map((u) => u.url) }, ups)
   await rig.app.lolly.removeTarget('default', ups[1].url)
   t.same(rig.app.lolly.targets.map((s) => s.url), [ups[0].url, ups[2].url])
-  const pool = rig.app.lolly.upstreams.default.dispatcher
+  const pool = poolOf(rig.app)
   t.same(pool.targets.map((target) => target.index), [0, 1], 'positions follow the list')
   t.same(tally(await rig.hit(4)), { u0: 2, u2: 2 })
   const gone = pool.targets[0]
@@ -226,10 +230,9 @@ test('removing targets forgets their failure history (passive on and off)', asyn
     }
   })
   t.teardown(async () => { await rig.app.close(); await Promise.all([...bad, good].map((u) => u.close())); clock.uninstall() })
-  const pool = rig.app.lolly.upstreams.on.dispatcher
   const state = (i: number): string => rig.target(bad[i].url, 'on')!.state
   const proxy = async (): Promise<void> => {
-    const res = await pool.request({ origin: 'http://x', path: '/', method: 'GET' })
+    const res = await rig.app.lolly.upstreams.on.dispatcher.request({ origin: 'http://x', path: '/', method: 'GET' })
     await res.body.dump()
   }
 

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import { buildRig, installClock, tally } from './helpers/health-rig.js'
 import { startUpstreams } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 test('slow start ramps a returning target from 10 % to 100 % of its weight in ten steps', async (t) => {
   const clock = installClock()
@@ -45,13 +46,13 @@ test('slow start follows the target: restarts when it comes back, stops when it 
   const ups = await startUpstreams(3)
   const rig = await buildRig({ targets: ups.map((u) => u.url), slowStart: 1000, passive: { maxFails: 1 } })
   t.teardown(async () => { await rig.app.close(); await Promise.all(ups.map((u) => u.close())); clock.uninstall() })
-  const pool = rig.app.lolly.upstreams.default.dispatcher
+  const pool = poolOf(rig.app)
   const target = pool.target(ups[2].url)!
   const weightOf = (): number => rig.target(ups[2].url)!.effectiveWeight
 
   // Back from an ejection, through the single writer, as the passive timer does.
-  pool.setState(target, 'ejected', 'test')
-  pool.setState(target, 'healthy', 'ejection ended')
+  pool.health.transition(target, 'ejected', 'test')
+  pool.health.transition(target, 'healthy', 'ejection ended')
   t.equal(weightOf(), 0.1)
   clock.tick(500)
   t.equal(weightOf(), 0.55)
@@ -63,8 +64,8 @@ test('slow start follows the target: restarts when it comes back, stops when it 
   rig.app.lolly.enable('default', ups[2].url)
   t.equal(weightOf(), 1, 'coming back starts it over')
   clock.tick(300)
-  pool.setState(target, 'unhealthy', 'active: probe failed')
-  pool.setState(target, 'healthy', 'active: probe passed')
+  pool.health.transition(target, 'unhealthy', 'active: probe failed')
+  pool.health.transition(target, 'healthy', 'active: probe passed')
   t.equal(weightOf(), 1, 'every return starts at 10 %')
   clock.tick(1000)
   t.equal(weightOf(), 10)
@@ -102,8 +103,8 @@ test('no slow-start step runs after close', async (t) => {
   rig.app.lolly.enable('default', ups[1].url)
   await rig.app.close()
   t.equal(clock.countTimers(), 0, 'its timer was cleared')
-  const pool = rig.app.lolly.upstreams.default.dispatcher
-  pool.setState(pool.target(ups[1].url)!, 'disabled', 'after close')
-  pool.setState(pool.target(ups[1].url)!, 'healthy', 'after close')
+  const pool = poolOf(rig.app)
+  pool.health.transition(pool.target(ups[1].url)!, 'disabled', 'after close')
+  pool.health.transition(pool.target(ups[1].url)!, 'healthy', 'after close')
   t.equal(clock.countTimers(), 0, 'and a return after close starts none')
 })

@@ -6,10 +6,12 @@ import lolly from '../lib/index.js'
 import type { LollyOptions } from '../lib/options/types.js'
 import { StatusStream, type LiveTargetSnapshot } from '../lib/status/status-stream.js'
 import type { StatusView } from '../lib/status/status-view.js'
-import type { StateChange } from '../lib/upstream-pool.js'
+import type { StateChange } from '../lib/pool/pool-events.js'
+import type { UpstreamPool } from '../lib/pool/upstream-pool.js'
 import { connectEvents } from './helpers/event-stream.js'
 import { installClock } from './helpers/health-rig.js'
 import { startUpstream, startUpstreams, type UpstreamHandler } from './helpers/upstreams.js'
+import { poolOf } from './helpers/internals.js'
 
 const answer503: UpstreamHandler = (_req, res) => { res.statusCode = 503; res.end('busy') }
 
@@ -51,8 +53,8 @@ test('a client gets every target at once, each state change as it happens, and a
   t.match(good, { url: ok.url, requests: 4, rps: 4, errorRate: 0 })
   t.match(failing, { url: bad.url, requests: 4, failures: 4, rps: 4, errorRate: 1 })
 
-  const pool = app.lolly.upstreams.default.dispatcher
-  pool.setState(pool.target(bad.url)!, 'unhealthy', 'test: taken out')
+  const pool = poolOf(app)
+  pool.health.transition(pool.target(bad.url)!, 'unhealthy', 'test: taken out')
   const change = (await client.next()).data as StateChange
   t.match(change, { upstream: 'default', target: bad.url, from: 'healthy', to: 'unhealthy', reason: 'test: taken out' }, 'before the next summary')
 
@@ -62,19 +64,35 @@ test('a client gets every target at once, each state change as it happens, and a
   client.close()
 })
 
-test('one timer and one listener serve every client, and only while one is connected', async (t) => {
+/** Counts the observers added to `pool` from now on that are still there: the status stream's, here. */
+function countObservers (pool: UpstreamPool): () => number {
+  let count = 0
+  const observe = pool.observe.bind(pool)
+  pool.observe = (observer) => {
+    count++
+    const stop = observe(observer)
+    return () => {
+      count--
+      stop()
+    }
+  }
+  return () => count
+}
+
+test('one timer and one observer serve every client, and only while one is connected', async (t) => {
   const clock = installClock()
   const ups = await startUpstreams(1)
   const { app, events } = await serve({ targets: [ups[0].url], status: true })
   t.teardown(async () => { await app.close(); await ups[0].close(); clock.uninstall() })
   const timersBefore = clock.countTimers()
-  t.equal(app.lolly.listenerCount('state'), 0)
+  const observers = countObservers(poolOf(app))
+  t.equal(observers(), 0)
 
   const first = await connectEvents(events)
   const second = await connectEvents(events)
   await first.next('hello')
   await second.next('hello')
-  t.equal(app.lolly.listenerCount('state'), 1, 'one listener for both')
+  t.equal(observers(), 1, 'one observer for both')
   t.equal(clock.countTimers(), timersBefore + 1, 'one timer for both')
   await clock.tickAsync(1000)
   const [a, b] = await Promise.all([first.next('summary'), second.next('summary')])
@@ -83,11 +101,11 @@ test('one timer and one listener serve every client, and only while one is conne
   first.close()
   await first.ended
   await settle(clock)
-  t.equal(app.lolly.listenerCount('state'), 1, 'still one client')
+  t.equal(observers(), 1, 'still one client')
   second.close()
   await second.ended
   await settle(clock)
-  t.equal(app.lolly.listenerCount('state'), 0, 'no listener left')
+  t.equal(observers(), 0, 'no observer left')
   t.equal(clock.countTimers(), timersBefore, 'no timer left')
 
   const again = await connectEvents(events)
@@ -133,7 +151,7 @@ test('once closed, a stream ends a client that still gets in at once', async (t)
   const app = Fastify()
   await app.register(lolly, { targets: [ups[0].url] })
   t.teardown(async () => { await app.close(); await ups[0].close() })
-  const stream = new StatusStream({ pools: [app.lolly.upstreams.default.dispatcher], defaultUpstream: 'default', events: app.lolly, now: Date.now })
+  const stream = new StatusStream({ pools: [poolOf(app)], defaultUpstream: 'default' })
   stream.close()
   const server = http.createServer((_req, res) => stream.add(res))
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -152,12 +170,12 @@ test('a client that stops reading is cut off once its backlog passes 1 MiB', asy
   const client = await connectEvents(events)
   await client.next('hello')
   client.response.pause()
-  const pool = app.lolly.upstreams.default.dispatcher
+  const pool = poolOf(app)
   const target = pool.target(ups[0].url)!
   const reason = 'x'.repeat(256 * 1024)
   // Loopback socket buffers take several MiB before the server's own backlog starts to grow.
   for (let i = 0; i < 200 && !client.response.destroyed && client.response.socket?.destroyed !== true; i++) {
-    pool.setState(target, i % 2 === 0 ? 'disabled' : 'healthy', reason)
+    pool.health.transition(target, i % 2 === 0 ? 'disabled' : 'healthy', reason)
     await new Promise((resolve) => setImmediate(resolve))
   }
   client.response.resume()

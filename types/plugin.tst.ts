@@ -21,6 +21,19 @@ test('app.lolly is typed through declaration merging', () => {
   app.lolly.on('state', (change) => {
     expect(change).type.toBe<StateChange>()
   })
+  app.lolly.on('panic', (change) => {
+    expect(change.panicking).type.toBe<boolean>()
+  })
+  expect(app.lolly.upstreams.api.panicking).type.toBe<boolean>()
+})
+
+test('a pool\'s dispatcher is an undici Dispatcher that shows nothing of the pool', () => {
+  const app = Fastify()
+  const dispatcher = app.lolly.upstreams.api.dispatcher
+  expect(dispatcher).type.toBeAssignableTo<import('undici').Dispatcher>()
+  expect(dispatcher).type.not.toHaveProperty('targets')
+  expect(dispatcher).type.not.toHaveProperty('setWeight')
+  expect(dispatcher).type.not.toHaveProperty('addTarget')
 })
 
 test('route config.upstream is typed through FastifyContextConfig', () => {
@@ -28,9 +41,13 @@ test('route config.upstream is typed through FastifyContextConfig', () => {
   expect(app.get('/a', { config: { upstream: 'auth' } }, (_req, reply) => reply.from())).type.not.toRaiseError()
   expect(app.get('/b', { config: { upstream: { name: 'api', balancer: 'ip-hash' } } }, (_req, reply) => reply.from())).type.not.toRaiseError()
   expect(app.get('/c', { config: { upstream: { name: 'api', balancer: 'nope' } } }, (_req, reply) => reply.from())).type.toRaiseError()
+  expect(app.get('/e', {
+    config: { upstream: { name: 'api', balancer: 'consistent-hash', hashBalanceFactor: 2, retry: { attempts: 1 }, responseTimeout: 500, bodyTimeout: 500 } }
+  }, (_req, reply) => reply.from())).type.not.toRaiseError()
   app.get('/d', async (request, reply) => {
     await reply.from()
     expect(request.lolly?.tries).type.toBe<readonly TryRecord[] | undefined>()
+    expect(request.lolly).type.toBe<lolly.LollyRequestInfo | null>()
   })
 })
 
@@ -46,7 +63,7 @@ test('health, passive, retry, status and metrics options are typed', () => {
     passive: { maxFails: 3, failWindow: 10_000, ejectTime: 30_000 },
     retry: { attempts: 2, on: ['connect-error', 'status'], statuses: [503] },
     slowStart: 30_000,
-    panicThreshold: 0.5,
+    panicPercent: 50,
     status: { path: '/lolly' },
     metrics: true
   }

@@ -1,4 +1,4 @@
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 
 // Tries at drawing a second candidate different from the first before settling for a uniform draw
 // among the others. Rejection gives exactly the weighted distribution without the first; the uniform

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify'
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 
 /** What a pick may look at besides the targets: the hash key of the request, when the balancer hashes. */
 export interface PickContext {

@@ -1,4 +1,4 @@
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 import type { Balancer, PickContext } from './balancer.js'
 import { HashRing } from './hash-ring.js'
 import { hashString } from './string-hash.js'
@@ -18,6 +18,8 @@ const LOAD_WALK_LIMIT = 256
  * `ceil(c * (tier in-flight + 1) * weight / tier weight)` with this request is passed over for the
  * next distinct target on the ring, so a hot key spills to its ring neighbours instead of melting one
  * target, and comes back when the load evens out. c = 0 turns the bound off (pure affinity).
+ * The ring follows configured weights, the bound effective ones: a target in slow start keeps its
+ * keys, and its lower bound spills the load it cannot take yet to its ring neighbours.
  *
  * Attempt k > 0 offers the k-th distinct target after the key's point, clockwise: every key has its
  * own stable failover order, and one target's failure spreads its keys over the others.
@@ -48,11 +50,6 @@ export class ConsistentHashBalancer implements Balancer {
 
   get size (): number {
     return this.targets.length
-  }
-
-  /** Points per weight unit of the current ring (fewer on very large tiers, see hash-ring.ts). */
-  get vnodesPerWeight (): number {
-    return this.ring.vnodesPerWeight
   }
 
   rebuild (targets: readonly Target[]): void {

@@ -1,4 +1,4 @@
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 import { walkFrom, type Balancer, type PickContext } from './balancer.js'
 
 /**

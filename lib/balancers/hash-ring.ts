@@ -1,4 +1,4 @@
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 import { hashString, mix32 } from './string-hash.js'
 
 // Virtual nodes per unit of weight: ketama's (and nginx's `hash ... consistent`) 160 points per
@@ -17,9 +17,12 @@ const SEED_STEP = 0x79686173
 
 /**
  * A consistent-hash ring (ketama): every target owns points placed by hashing its URL, a key belongs
- * to the first point at or after its hash, clockwise. Points depend only on the URL and the weight,
- * not on the other targets (but for the rare halving step above), so when a target leaves only the
- * keys on its points move (about 1/n of them) and every other key stays where it was.
+ * to the first point at or after its hash, clockwise. Points depend only on the URL and the
+ * configured weight, not on the other targets (but for the rare halving step above), so when a
+ * target leaves only the keys on its points move (about 1/n of them) and every other key stays where
+ * it was. Not on the effective weight either: a target in slow start keeps its keys while it warms up
+ * (its share is held back by the bounded-load walk instead), where a ring built from the ramp would
+ * move them ten times per recovery.
  *
  * Lookup is a binary search in a sorted Uint32Array, narrowed first by a table indexed by the top
  * bits of the hash (about one point per bucket), so it touches two or three cache lines even on a
@@ -30,13 +33,17 @@ export class HashRing {
   hashes = new Uint32Array(0)
   /** Tier position owning each point. */
   owners = new Int32Array(0)
-  /** Points per unit of weight this ring was built with. */
-  vnodesPerWeight = VNODES_PER_WEIGHT
   /** bucketStart[b] = first point whose hash's top bits are >= b. */
   private bucketStart = new Uint32Array(2)
   private bucketShift = 31
+  /** The tier and weights the ring was built from: a rebuild with the same ones keeps it. */
+  private builtFrom: readonly Target[] = []
+  private builtWeights: readonly number[] = []
 
   rebuild (targets: readonly Target[]): void {
+    if (this.isBuiltFrom(targets)) return
+    this.builtFrom = targets.slice()
+    this.builtWeights = targets.map((target) => target.weight)
     const n = targets.length
     let totalWeight = 0
     for (const target of targets) totalWeight += target.weight
@@ -45,8 +52,8 @@ export class HashRing {
     const counts = new Int32Array(n)
     let total = 0
     for (let i = 0; i < n; i++) {
-      const weight = targets[i].effectiveWeight
-      counts[i] = Math.max(1, Math.round((weight > 0 ? weight : 0) * perWeight))
+      // At least one point: past the halving steps a light target would round to none.
+      counts[i] = Math.max(1, Math.round(targets[i].weight * perWeight))
       total += counts[i]
     }
 
@@ -65,8 +72,16 @@ export class HashRing {
     sortPoints(hashes, owners)
     this.hashes = hashes
     this.owners = owners
-    this.vnodesPerWeight = perWeight
     this.buildBuckets()
+  }
+
+  private isBuiltFrom (targets: readonly Target[]): boolean {
+    const built = this.builtFrom
+    if (built.length !== targets.length) return false
+    for (let i = 0; i < targets.length; i++) {
+      if (built[i] !== targets[i] || this.builtWeights[i] !== targets[i].weight) return false
+    }
+    return true
   }
 
   /** The point a hash belongs to: the first at or after it, wrapping past the top. Ring must not be empty. */

@@ -1,4 +1,4 @@
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 
 // The inverse weight of a weightless target: it counts as a weight of one in a million.
 const MAX_INVERSE_WEIGHT = 1e6

@@ -1,4 +1,4 @@
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 
 /**
  * Finds a target's position in a balancer's tier in O(1), for `onLoadChange`.

@@ -1,4 +1,4 @@
-import type { Target } from '../target.js'
+import type { Target } from '../pool/target.js'
 import { AliasTable } from './alias-table.js'
 import type { Balancer, PickContext } from './balancer.js'
 import { WeightedFailover } from './weighted-failover.js'

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Writable } from 'node:stream'
 import lolly from '../index.js'
-import type { StateChange } from '../upstream-pool.js'
+import type { StateChange } from '../pool/pool-events.js'
 import type { CliProcess } from './cli-process.js'
 import { closeConnectionsWhenDone } from './close-idle-connections.js'
 import { startDemoUpstream, type DemoUpstream } from './demo-upstreams.js'

@@ -26,7 +26,8 @@ Configuration file (YAML shown; JSON has the same keys):
     - prefix: /api             # requests to /api and /api/* (any method) ...
       upstream: api            #   ... go to this upstream (default: the default upstream)
       rewritePrefix: /         #   ... with /api replaced by / (default: the path is kept)
-      balancer: p2c            #   optional: a balancing policy of the route's own (also hashKey)
+      balancer: p2c            #   optional, as a plugin route's config.upstream: balancer, hashKey,
+      retry: false             #   hashBalanceFactor, retry, responseTimeout, bodyTimeout
     - prefix: /
       upstream: web
   upstreams:                   # every option of the fastify-lolly plugin, passed to register as is
@@ -43,7 +44,7 @@ Configuration file (YAML shown; JSON has the same keys):
   # Instead of upstreams, a single upstream can be given as top-level targets (plus its settings).
   # Other plugin options (defaultUpstream, xForwarded, status, metrics, and upstream settings as the
   # defaults of every upstream) go at the top level. Any other key is an error naming the file and
-  # the path (lolly.yaml: upstreams.api.targets[1].weight must be a positive integer, got 0).
+  # the path (lolly.yaml: upstreams.api.targets[1].weight must be an integer from 1 to 1000000, got 0).
 
 Signals:
   SIGTERM, SIGINT   stop: close the listening socket, finish the requests in flight, stop the health

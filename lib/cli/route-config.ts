@@ -1,5 +1,5 @@
-import { readBalancerSpec } from '../options/balancer-options.js'
 import { checkKeys, invalid, readObject, readString, type Plain } from '../options/option-reader.js'
+import { readRouteSettings, ROUTE_SETTING_KEYS } from '../options/route-options.js'
 import type { NormalizedOptions, RouteUpstreamOption } from '../options/types.js'
 
 /** One `routes[]` entry of the file, checked: what the gateway registers. */
@@ -8,11 +8,12 @@ export interface RouteConfig {
   prefix: string
   /** What replaces `prefix` in the path sent upstream, without a trailing slash ('' strips it). */
   rewritePrefix: string
-  /** The route's `config.upstream`: a pool name, or a pool name with a balancing policy of its own. */
+  /** The route's `config.upstream`: a pool name, or a pool name with settings of the route's own. */
   upstream: RouteUpstreamOption
 }
 
-const ROUTE_KEYS = ['prefix', 'upstream', 'rewritePrefix', 'balancer', 'hashKey', 'hashBalanceFactor']
+// A file's route takes every setting a plugin route's config.upstream takes, beside its own keys.
+const ROUTE_KEYS = ['prefix', 'upstream', 'rewritePrefix', ...ROUTE_SETTING_KEYS]
 // Literal path segments only: ':' and '*' are route syntax in Fastify, '%' would make the prefix
 // compare differently to the raw request path it is stripped from, '?' and '#' end a path.
 const PATH = /^(\/[A-Za-z0-9._~!$&'()+,;=@-]+)*\/?$/
@@ -45,15 +46,12 @@ function readRoute (object: Plain, path: string, options: NormalizedOptions): Ro
   if (pool === undefined) {
     throw invalid(`${path}.upstream`, `the name of an upstream (${[...options.upstreams.keys()].join(', ')})`, name)
   }
-  if (object.balancer === undefined && object.hashKey === undefined && object.hashBalanceFactor === undefined) {
-    return { prefix, rewritePrefix, upstream: name }
-  }
+  const own = ROUTE_SETTING_KEYS.filter((key) => object[key] !== undefined)
+  if (own.length === 0) return { prefix, rewritePrefix, upstream: name }
   // Checked here for the file's path in the message; the plugin checks it again when the route is added.
-  readBalancerSpec(object, path, pool.balancer)
+  readRouteSettings(object, path, pool)
   const upstream: Record<string, unknown> = { name }
-  for (const key of ['balancer', 'hashKey', 'hashBalanceFactor']) {
-    if (object[key] !== undefined) upstream[key] = object[key]
-  }
+  for (const key of own) upstream[key] = object[key]
   return { prefix, rewritePrefix, upstream: upstream as RouteUpstreamOption }
 }
 

@@ -1,7 +1,7 @@
 import type { TargetOptions } from '../options/types.js'
 import type { TargetChange } from './reload-plan.js'
 
-/** The part of `app.lolly` a reload steers (lib/lolly-api.ts). */
+/** The part of `app.lolly` a reload steers (lib/operator/lolly-api.ts). */
 export interface TargetControl {
   addTarget (upstream: string, target: TargetOptions): unknown
   removeTarget (upstream: string, url: string): Promise<void>

@@ -1,21 +1,20 @@
 import { performance } from 'node:perf_hooks'
 import { buildConnector, Client } from 'undici'
 import type { NormalizedHealthCheck } from '../options/health-check-options.js'
-import type { Target, TargetState } from '../target.js'
-import type { MembershipChange } from '../upstream-pool.js'
+import type { MembershipChange, PoolObserver } from '../pool/pool-events.js'
+import type { Target } from '../pool/target.js'
 import { Probe, probeRequestFor, type ProbeOutcome, type ProbeReport, type ProbeRequest } from './probe.js'
 
 // The granularity of probe start times, ms (see ActiveChecker#arm).
 const PROBE_GRID_MS = 20
 
-/** What the checker needs of its pool: the targets and the one writer of their state. */
+/** What the checker needs of its pool: the targets, and the health owner it reports every probe to. */
 export interface CheckedPool {
   readonly targets: readonly Target[]
-  target (url: string): Target | undefined
-  setState (target: Target, to: TargetState, reason: string): boolean
+  readonly health: { probed (target: Target, outcome: ProbeOutcome, durationMs: number): void }
 }
 
-/** One target's probe schedule, its connection and its run of consecutive results. */
+/** One target's probe schedule and its connection. */
 class ProbeSlot {
   readonly target: Target
   readonly request: ProbeRequest
@@ -25,10 +24,6 @@ class ProbeSlot {
   readonly report: ProbeReport
   /** Runs when the wait for the next probe is over; one function per target, not per wait. */
   readonly onDue: () => void
-  passes = 0
-  fails = 0
-  /** The state the counts belong to: a change of state, by whoever, starts both counts over. */
-  countedIn: TargetState | undefined = undefined
   timer: NodeJS.Timeout | undefined = undefined
   /** The probe in flight; undefined when none is. */
   probe: Probe | undefined = undefined
@@ -46,27 +41,21 @@ class ProbeSlot {
 /**
  * Active health checks of one pool: each target is probed on its own timer, `interval` apart (or
  * `unhealthyInterval` while it is unhealthy), counted from the end of the previous probe, so probes
- * of one target never overlap; at most `concurrency` run at once, the rest wait in line.
- *
- * State policy (through the pool's setState only, level-triggered so runtime changes by others are
- * picked up at the next probe):
- * - `unhealthyThreshold` failures in a row take a healthy (or ejected) target to 'unhealthy';
- * - `healthyThreshold` passes in a row bring an unhealthy target back;
- * - one pass ends a passive ejection early (Envoy's default);
- * - disabled and draining targets are still probed (lastCheck stays fresh for whoever re-enables
- *   them, and a re-enabled target that is failing goes out at its next failed probe) but their
- *   state is never touched.
+ * of one target never overlap; at most `concurrency` run at once, the rest wait in line. Disabled
+ * and draining targets are probed too (lastCheck stays fresh for whoever re-enables them). Every
+ * result goes to the pool's TargetHealth, which owns the thresholds and the state.
  *
  * Probes go through an undici Client per target of the checker's own, not the targets' pools: a
  * pool at its connection limit must not delay a probe into a timeout, and probes must not take
- * connections real traffic is waiting for. Nothing is logged per probe; setState reports transitions.
+ * connections real traffic is waiting for. It hears of targets added and removed at runtime as the
+ * pool's observer. Nothing is logged per probe; TargetHealth reports transitions.
  */
-export class ActiveChecker {
+export class ActiveChecker implements PoolObserver {
   private readonly pool: CheckedPool
   private readonly check: NormalizedHealthCheck
   /** What every probe client is built with; one connector, so TLS sessions are shared. */
   private readonly clientOptions: Client.Options
-  private readonly slots = new Map<string, ProbeSlot>()
+  private readonly slots = new Map<Target, ProbeSlot>()
   /** Probes due while `concurrency` others were in flight, oldest first. */
   private readonly waiting: ProbeSlot[] = []
   /** Clients of targets that left, still closing: stop() waits for them too. */
@@ -98,18 +87,15 @@ export class ActiveChecker {
     for (const slot of this.slots.values()) this.armFirst(slot)
   }
 
-  /** A target joined or left the pool at runtime (what the pool reports as a 'target' event). */
-  onMembershipChange (change: Pick<MembershipChange, 'target' | 'change'>): void {
+  /** A target joined or left the pool at runtime. */
+  membershipChanged (change: MembershipChange, target: Target): void {
     if (this.stopped) return
     if (change.change === 'removed') {
-      this.remove(change.target)
+      this.remove(target)
       return
     }
-    const target = this.pool.target(change.target)
-    if (target !== undefined && !this.slots.has(target.url)) {
-      const slot = this.add(target)
-      if (this.started) this.armFirst(slot)
-    }
+    const slot = this.add(target)
+    if (this.started) this.armFirst(slot)
   }
 
   /** Cancels every timer and probe and closes every probe connection: nothing happens after this. */
@@ -124,26 +110,18 @@ export class ActiveChecker {
     await Promise.all(closing)
   }
 
-  /**
-   * Starts watching a target. With initialState 'unhealthy' it takes no traffic until it passes, at
-   * start and when added at runtime alike (nginx's `mandatory` applies to servers added by API too).
-   */
+  /** Starts watching a target. */
   private add (target: Target): ProbeSlot {
     const request = probeRequestFor(target, this.check)
     const client = new Client(request.origin, this.clientOptions)
     const slot: ProbeSlot = new ProbeSlot(target, request, client, (outcome) => this.finished(slot, outcome), () => this.due(slot))
-    this.slots.set(target.url, slot)
-    const { initialState, healthyThreshold } = this.check
-    if (initialState === 'unhealthy' && target.state === 'healthy') {
-      this.pool.setState(target, 'unhealthy', `active check: initial state, waiting for ${healthyThreshold} passing ${healthyThreshold === 1 ? 'probe' : 'probes'}`)
-    }
+    this.slots.set(target, slot)
     return slot
   }
 
-  private remove (url: string): void {
-    const slot = this.slots.get(url)
-    if (slot === undefined) return
-    this.slots.delete(url)
+  private remove (target: Target): void {
+    const slot = this.slots.get(target)!
+    this.slots.delete(target)
     if (this.cancel(slot)) this.next()
     const queued = this.waiting.indexOf(slot)
     if (queued !== -1) this.waiting.splice(queued, 1)
@@ -204,7 +182,7 @@ export class ActiveChecker {
     slot.probe = undefined
     this.inflight--
     this.next()
-    this.record(slot, outcome, durationMs)
+    this.pool.health.probed(slot.target, outcome, durationMs)
     const base = slot.target.state === 'unhealthy' ? this.check.unhealthyInterval : this.check.interval
     // Uniform in base × (1 ± jitter/2): the mean stays `base`, targets that once fell into step drift apart.
     const earliest = Math.ceil(base * (1 - this.check.jitter / 2))
@@ -215,37 +193,5 @@ export class ActiveChecker {
   private next (): void {
     const next = this.waiting.shift()
     if (next !== undefined) this.probe(next)
-  }
-
-  private record (slot: ProbeSlot, outcome: ProbeOutcome, durationMs: number): void {
-    const target = slot.target
-    if (outcome.ok) target.checksPassed++
-    else target.checksFailed++
-    target.lastCheck = Object.freeze({ at: Date.now(), ok: outcome.ok, status: outcome.status, durationMs, error: outcome.error })
-    const state = target.state
-    if (slot.countedIn !== state) {
-      slot.countedIn = state
-      slot.passes = 0
-      slot.fails = 0
-    }
-    if (outcome.ok) {
-      slot.fails = 0
-      slot.passes++
-      if (state === 'ejected') {
-        // Hysteresis against passive/active flapping: a first ejection ends early after
-        // healthyThreshold passes made while ejected; a repeated one runs its (doubled) course.
-        if (target.ejectionStreak <= 1 && slot.passes >= this.check.healthyThreshold) {
-          this.pool.setState(target, 'healthy', `active check: passed ${slot.passes} in a row, ejection ended early`)
-        }
-      } else if (state === 'unhealthy' && slot.passes >= this.check.healthyThreshold) {
-        this.pool.setState(target, 'healthy', `active check: passed ${slot.passes} in a row`)
-      }
-    } else {
-      slot.passes = 0
-      slot.fails++
-      if ((state === 'healthy' || state === 'ejected') && slot.fails >= this.check.unhealthyThreshold) {
-        this.pool.setState(target, 'unhealthy', `active check: ${outcome.error} (${slot.fails} ${slot.fails === 1 ? 'failure' : 'failures'} in a row)`)
-      }
-    }
   }
 }

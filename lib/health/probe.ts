@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici'
 import type { NormalizedHealthCheck, StatusRange } from '../options/health-check-options.js'
-import type { Target } from '../target.js'
-import { failureReason, isTimeout } from '../upstream-errors.js'
+import type { Target } from '../pool/target.js'
+import { failureReason, isTimeout } from '../proxy/upstream-errors.js'
 
 /** How one probe went. `error` says why it failed ('status 500', 'timeout', ...); null when it passed. */
 export interface ProbeOutcome {

@@ -1,14 +1,17 @@
-import type { Counter, Gauge, Histogram, MetricObjectWithValues, MetricValueWithName } from 'prom-client'
+import type { Counter, Gauge, Histogram, LabelValues, MetricObjectWithValues, MetricValueWithName } from 'prom-client'
 import { MetricExistsError } from '../errors.js'
 import type { MetricsRegistry, NormalizedMetrics } from '../options/types.js'
-import type { TargetState } from '../target.js'
-import type { UpstreamPool } from '../upstream-pool.js'
+import type { TargetState } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
 import type { PromClientModule } from './prom-client-loader.js'
 import type { RetryReason, TrafficRecorder } from './traffic-recorder.js'
 
 const STATES: readonly TargetState[] = ['healthy', 'unhealthy', 'ejected', 'draining', 'disabled']
 
 type HistogramValues = MetricObjectWithValues<MetricValueWithName<string>>
+type Labels = LabelValues<string>
+/** Writes a metric's values at scrape time: one call per series. */
+type Fill = (emit: (labels: Labels, value: number) => void) => void
 
 export interface LollyMetricsSources {
   pools: Iterable<UpstreamPool>
@@ -28,125 +31,90 @@ export function registerLollyMetrics (client: PromClientModule, options: Normali
   const registry = (options.registry ?? client.register) as MetricsRegistry
   const p = options.prefix
   const { pools, recorder } = sources
-  const metrics = new Map<string, object>()
-  const add = (metric: object, name: string): void => { metrics.set(name, metric) }
-  // Created with no registers and added below once all are made: a clash is then our error, not
+  const perTarget = ['upstream', 'target']
+  // Made with no registers and added below once all are made: a clash is then our error, not
   // prom-client's, and leaves none of ours behind in the registry.
-  const common = { registers: [] }
-
-  add(new client.Gauge({
-    ...common,
-    name: `${p}target_up`,
-    help: 'Whether the target takes traffic (state healthy): 1 or 0.',
-    labelNames: ['upstream', 'target'],
-    collect (this: Gauge) {
-      this.reset()
-      forEachTarget(pools, (upstream, target, state) => this.set({ upstream, target }, state === 'healthy' ? 1 : 0))
-    }
-  }), `${p}target_up`)
-
-  add(new client.Gauge({
-    ...common,
-    name: `${p}target_state`,
-    help: 'The target\'s state: 1 for the current one, 0 for the others.',
-    labelNames: ['upstream', 'target', 'state'],
-    collect (this: Gauge) {
-      this.reset()
+  const metrics: Array<[string, Gauge | Counter | Histogram]> = [
+    collected('gauge', client, `${p}target_up`, 'Whether the target takes traffic (state healthy): 1 or 0.', perTarget, (emit) => {
+      forEachTarget(pools, (upstream, target, state) => emit({ upstream, target }, state === 'healthy' ? 1 : 0))
+    }),
+    collected('gauge', client, `${p}target_state`, 'The target\'s state: 1 for the current one, 0 for the others.', [...perTarget, 'state'], (emit) => {
       forEachTarget(pools, (upstream, target, current) => {
-        for (const state of STATES) this.set({ upstream, target, state }, state === current ? 1 : 0)
+        for (const state of STATES) emit({ upstream, target, state }, state === current ? 1 : 0)
       })
-    }
-  }), `${p}target_state`)
-
-  add(new client.Gauge({
-    ...common,
-    name: `${p}target_inflight`,
-    help: 'Requests in flight to the target.',
-    labelNames: ['upstream', 'target'],
-    collect (this: Gauge) {
-      this.reset()
+    }),
+    collected('gauge', client, `${p}target_inflight`, 'Requests in flight to the target.', perTarget, (emit) => {
       for (const pool of pools) {
-        for (const target of pool.targets) this.set({ upstream: pool.name, target: target.url }, target.inflight)
+        for (const target of pool.targets) emit({ upstream: pool.name, target: target.url }, target.inflight)
       }
-    }
-  }), `${p}target_inflight`)
-
-  add(new client.Counter({
-    ...common,
-    name: `${p}requests_total`,
-    help: 'Tries sent to the target, by outcome: the response status, or timeout / aborted (the client left) / error when there was none.',
-    labelNames: ['upstream', 'target', 'code'],
-    collect (this: Counter) {
-      this.reset()
-      for (const traffic of recorder.all()) {
-        const labels = { upstream: traffic.upstream, target: traffic.target }
-        for (const [status, count] of traffic.statuses) this.inc({ ...labels, code: String(status) }, count)
-        if (traffic.timeouts > 0) this.inc({ ...labels, code: 'timeout' }, traffic.timeouts)
-        if (traffic.aborted > 0) this.inc({ ...labels, code: 'aborted' }, traffic.aborted)
-        if (traffic.errors > 0) this.inc({ ...labels, code: 'error' }, traffic.errors)
-      }
-    }
-  }), `${p}requests_total`)
-
-  add(new client.Counter({
-    ...common,
-    name: `${p}ejections_total`,
-    help: 'Times passive health ejected the target.',
-    labelNames: ['upstream', 'target'],
-    collect (this: Counter) {
-      this.reset()
+    }),
+    collected('counter', client, `${p}requests_total`,
+      'Tries sent to the target, by outcome: the response status, or timeout / aborted (the client left) / error when there was none.',
+      [...perTarget, 'code'], (emit) => {
+        for (const traffic of recorder.all()) {
+          const labels = { upstream: traffic.upstream, target: traffic.target }
+          for (const [status, count] of traffic.statuses) emit({ ...labels, code: String(status) }, count)
+          if (traffic.timeouts > 0) emit({ ...labels, code: 'timeout' }, traffic.timeouts)
+          if (traffic.aborted > 0) emit({ ...labels, code: 'aborted' }, traffic.aborted)
+          if (traffic.errors > 0) emit({ ...labels, code: 'error' }, traffic.errors)
+        }
+      }),
+    collected('counter', client, `${p}ejections_total`, 'Times passive health ejected the target.', perTarget, (emit) => {
       // Every current target has a series from the start, so rate() and increase() see the first ejection.
       forEachTarget(pools, (upstream, target) => { recorder.traffic(upstream, target) })
-      for (const traffic of recorder.all()) this.inc({ upstream: traffic.upstream, target: traffic.target }, traffic.ejections)
-    }
-  }), `${p}ejections_total`)
-
+      for (const traffic of recorder.all()) emit({ upstream: traffic.upstream, target: traffic.target }, traffic.ejections)
+    })
+  ]
   if (sources.retries) {
-    add(new client.Counter({
-      ...common,
-      name: `${p}retries_total`,
-      help: 'Tries that followed a failed one on another target, by what the failed try got: its status or error code.',
-      labelNames: ['upstream', 'reason'],
-      collect (this: Counter) {
-        this.reset()
+    metrics.push(collected('counter', client, `${p}retries_total`,
+      'Tries that followed a failed one on another target, by what the failed try got: its status or error code.',
+      ['upstream', 'reason'], (emit) => {
         for (const [upstream, reasons] of recorder.retries) {
-          for (const [reason, count] of reasons) this.inc({ upstream, reason: retryLabel(reason) }, count)
+          for (const [reason, count] of reasons) emit({ upstream, reason: retryLabel(reason) }, count)
         }
-      }
-    }), `${p}retries_total`)
+      }))
   }
-
   if ([...pools].some((pool) => pool.config.healthCheck !== null)) {
-    add(new client.Counter({
-      ...common,
-      name: `${p}health_checks_total`,
-      help: 'Active health probes of the target, by result: pass or fail.',
-      labelNames: ['upstream', 'target', 'result'],
-      collect (this: Counter) {
-        this.reset()
-        for (const pool of pools) {
-          if (pool.config.healthCheck === null) continue
-          for (const target of pool.targets) {
-            this.inc({ upstream: pool.name, target: target.url, result: 'pass' }, target.checksPassed)
-            this.inc({ upstream: pool.name, target: target.url, result: 'fail' }, target.checksFailed)
-          }
+    metrics.push(collected('counter', client, `${p}health_checks_total`, 'Active health probes of the target, by result: pass or fail.', [...perTarget, 'result'], (emit) => {
+      for (const pool of pools) {
+        if (pool.config.healthCheck === null) continue
+        for (const target of pool.targets) {
+          emit({ upstream: pool.name, target: target.url, result: 'pass' }, target.checksPassed)
+          emit({ upstream: pool.name, target: target.url, result: 'fail' }, target.checksFailed)
         }
       }
-    }), `${p}health_checks_total`)
+    }))
   }
+  metrics.push([`${p}request_duration_seconds`, durationHistogram(client, `${p}request_duration_seconds`, options.buckets, recorder)])
 
-  add(durationHistogram(client, `${p}request_duration_seconds`, options.buckets, recorder), `${p}request_duration_seconds`)
-
-  for (const name of metrics.keys()) {
+  for (const [name] of metrics) {
     if (registry.getSingleMetric(name) !== undefined) throw new MetricExistsError(name)
   }
-  for (const metric of metrics.values()) registry.registerMetric(metric)
+  for (const [, metric] of metrics) registry.registerMetric(metric)
   return () => {
     for (const [name, metric] of metrics) {
       // Only ours: the user may have removed it, or registered another under the name since.
       if (registry.getSingleMetric(name) === metric) registry.removeSingleMetric(name)
     }
   }
+}
+
+/**
+ * A gauge or counter (with its name, which prom-client's types do not show) whose values `fill`
+ * writes afresh at every scrape.
+ */
+function collected (kind: 'gauge' | 'counter', client: PromClientModule, name: string, help: string, labelNames: string[], fill: Fill): [string, Gauge | Counter] {
+  const config = {
+    name,
+    help,
+    labelNames,
+    registers: [],
+    collect (this: Gauge | Counter) {
+      this.reset()
+      fill(kind === 'gauge' ? (labels, value) => (this as Gauge).set(labels, value) : (labels, value) => (this as Counter).inc(labels, value))
+    }
+  }
+  return [name, kind === 'gauge' ? new client.Gauge(config) : new client.Counter(config)]
 }
 
 function retryLabel (reason: RetryReason): string {

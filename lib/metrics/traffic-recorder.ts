@@ -1,6 +1,5 @@
-import { CLIENT_ABORTED, type TryRecord } from '../proxy-call.js'
-import type { StateChange } from '../upstream-pool.js'
-import { isTimeoutCode } from '../upstream-errors.js'
+import { CLIENT_ABORTED, type PoolObserver, type StateChange, type TryRecord } from '../pool/pool-events.js'
+import { isTimeoutCode } from '../proxy/upstream-errors.js'
 
 /**
  * Everything counted about one target since the app started: tries by outcome, their time to
@@ -33,11 +32,11 @@ export class TargetTraffic {
 export type RetryReason = number | string
 
 /**
- * Turns the try records of finished requests into per-target traffic counts. Label values come
- * from the configured target URLs and upstream names (the try records name targets by their URL),
- * never from the client's request, so the number of series stays bounded.
+ * Turns the try records of finished requests into per-target traffic counts, as an observer of every
+ * pool. Label values come from the configured target URLs and upstream names (the try records name
+ * targets by their URL), never from the client's request, so the number of series stays bounded.
  */
-export class TrafficRecorder {
+export class TrafficRecorder implements PoolObserver {
   /** Upper bounds of the duration buckets, in milliseconds, ascending. */
   private readonly boundsMs: Float64Array
   private readonly byUpstream = new Map<string, Map<string, TargetTraffic>>()
@@ -68,9 +67,9 @@ export class TrafficRecorder {
     for (const targets of this.byUpstream.values()) yield * targets.values()
   }
 
-  /** Counts the tries of one finished request from index `from` on; every try after the first is a retry. */
-  recordTries (upstream: string, tries: readonly TryRecord[], from: number): void {
-    for (let i = from; i < tries.length; i++) {
+  /** Counts the tries of one settled request, tries[from] to tries[to - 1]; every try after the first is a retry. */
+  requestSettled (upstream: string, tries: readonly TryRecord[], from: number, to: number): void {
+    for (let i = from; i < to; i++) {
       const attempt = tries[i]
       this.recordTry(this.traffic(upstream, attempt.target), attempt)
       if (i > 0) this.recordRetry(upstream, tries[i - 1])
@@ -78,7 +77,7 @@ export class TrafficRecorder {
   }
 
   /** A state change into 'ejected' is one passive ejection. */
-  recordStateChange (change: StateChange): void {
+  stateChanged (change: StateChange): void {
     if (change.to === 'ejected') this.traffic(change.upstream, change.target).ejections++
   }
 

@@ -1,13 +1,11 @@
 import type { FastifyRequest } from 'fastify'
+import { TOKEN } from '../http/header-names.js'
 import type { BalancerName, BalancerSpec, HashKey } from './types.js'
 import { invalid, join, readChoice, readNumber, type Plain } from './option-reader.js'
 
 export const BALANCER_NAMES: readonly BalancerName[] = [
   'round-robin', 'random', 'least-connections', 'p2c', 'least-latency', 'consistent-hash', 'ip-hash', 'first'
 ]
-
-// RFC 9110 token characters: what a header or cookie name may hold.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 
 export function readHashKey (value: unknown, path: string): HashKey {
   if (typeof value === 'function') return { kind: 'function', fn: value as (request: FastifyRequest) => string }

@@ -1,7 +1,11 @@
 import { InvalidOptionError } from '../errors.js'
+import { CLIENT_MANAGED, HEADER_VALUE, TOKEN } from '../http/header-names.js'
 import {
-  checkKeys, invalid, isPlainObject, join, readChoice, readDuration, readInteger, readNumber, show, type Plain
+  checkKeys, invalid, isPlainObject, join, readChoice, readDuration, readInteger, readNumber, readSection, type Plain, type Section
 } from './option-reader.js'
+import { readStatusList, type StatusRange } from './status-list.js'
+
+export type { StatusRange } from './status-list.js'
 
 // package.json lies outside lib/ (the build's rootDir), so it is required at run time; the relative path
 // is the same from lib/options and dist/options.
@@ -46,12 +50,6 @@ export interface HealthCheckOptions {
   initialState?: 'healthy' | 'unhealthy'
 }
 
-/** An inclusive range of passing statuses. */
-export interface StatusRange {
-  from: number
-  to: number
-}
-
 export interface NormalizedHealthCheck {
   path: string
   method: 'GET' | 'HEAD'
@@ -77,16 +75,8 @@ const HEALTH_CHECK_KEYS = [
   'jitter', 'concurrency', 'healthyThreshold', 'unhealthyThreshold', 'initialState'
 ]
 const EXPECT_KEYS = ['status', 'body']
-// RFC 9110 token: what a header name may hold.
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 // Visible ASCII only: no space, CR or LF can reach the request line; '#' is never sent, so refuse it.
 const PROBE_PATH = /^\/[!-"$-~]*$/
-// Header value: anything but CR, LF and NUL (header injection).
-const HEADER_VALUE = /^[^\r\n\0]*$/
-// Connection management and framing belong to the HTTP client, not to the probe's configuration.
-const FORBIDDEN_HEADERS = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'content-length', 'expect'
-])
 const MAX_BODY_BYTES = 16 * 1024 * 1024
 // Probing a target more often than every 10 ms is a typo, not a policy.
 const MIN_INTERVAL = 10
@@ -97,26 +87,35 @@ const MIN_INTERVAL = 10
 const sources = new WeakMap<NormalizedHealthCheck, Plain>()
 
 /**
- * Reads `healthCheck` of `object` (a named upstream, or the top level) over `inherited`: absent keeps
- * the inherited check, `false` turns checks off, `true` turns them on with the inherited (or default)
- * settings, and an object overrides the inherited settings key by key (`expect` too, key by key;
+ * `healthCheck`: an object overrides the inherited settings key by key (`expect` too, key by key;
  * `headers` as a whole, like nginx's proxy_set_header).
  */
+const HEALTH_CHECK: Section<NormalizedHealthCheck | null, NormalizedHealthCheck> = {
+  keys: HEALTH_CHECK_KEYS,
+  off: () => null,
+  on: (inherited) => inherited ?? DEFAULT_CHECK,
+  read (own, where, base) {
+    const source = sources.get(base)!
+    const merged: Plain = { ...source, ...own }
+    if (isPlainObject(source.expect) && isPlainObject(own.expect)) merged.expect = { ...source.expect, ...own.expect }
+    const check = normalize(merged, where)
+    sources.set(check, merged)
+    return check
+  }
+}
+
+const EXPECT_STATUS = {
+  min: 100,
+  max: 599,
+  ranges: true,
+  empty: false,
+  list: "a non-empty array of statuses (200), ranges ('200-399') or classes ('2xx')",
+  entry: "a status from 100 to 599, a range 'from-to' or a class '2xx'"
+}
+
+/** Reads `healthCheck` of `object` (a named upstream, or the top level) over `inherited` (see readSection). */
 export function readHealthCheck (object: Plain, path: string, inherited: NormalizedHealthCheck | null): NormalizedHealthCheck | null {
-  const value = object.healthCheck
-  const where = join(path, 'healthCheck')
-  if (value === undefined) return inherited
-  if (value === false) return null
-  if (value === true && inherited !== null) return inherited
-  if (value !== true && !isPlainObject(value)) throw invalid(where, 'true, false or an object', value)
-  const base = inherited === null ? {} : sources.get(inherited)!
-  const own = value === true ? {} : value
-  checkKeys(own, HEALTH_CHECK_KEYS, where)
-  const merged: Plain = { ...base, ...own }
-  if (isPlainObject(base.expect) && isPlainObject(own.expect)) merged.expect = { ...base.expect, ...own.expect }
-  const check = normalize(merged, where)
-  sources.set(check, merged)
-  return check
+  return readSection(object, 'healthCheck', path, inherited, HEALTH_CHECK)
 }
 
 function normalize (raw: Plain, path: string): NormalizedHealthCheck {
@@ -137,7 +136,7 @@ function normalize (raw: Plain, path: string): NormalizedHealthCheck {
     method,
     headers: readHeaders(raw.headers, join(path, 'headers')),
     port: raw.port === undefined ? null : readInteger(raw, 'port', path, 0, { min: 1, max: 65_535 }),
-    expectStatus: expect.status === undefined ? [{ from: 200, to: 299 }] : readStatusList(expect.status, join(path, 'expect.status')),
+    expectStatus: expect.status === undefined ? [{ from: 200, to: 299 }] : readStatusList(expect.status, join(path, 'expect.status'), EXPECT_STATUS),
     expectBody,
     maxBodyBytes: readInteger(raw, 'maxBodyBytes', path, 64 * 1024, { min: 1, max: MAX_BODY_BYTES }),
     interval,
@@ -183,7 +182,7 @@ function readHeaders (value: unknown, path: string): Record<string, string> {
       const where = `${path}[${JSON.stringify(name)}]`
       const lower = name.toLowerCase()
       if (!TOKEN.test(name)) throw invalid(where, 'named by an HTTP token', name)
-      if (FORBIDDEN_HEADERS.has(lower)) throw invalid(where, 'a header the HTTP client does not manage itself', name)
+      if (CLIENT_MANAGED.has(lower)) throw invalid(where, 'a header the HTTP client does not manage itself', name)
       if (headers[lower] !== undefined) throw invalid(where, 'set once (header names are case-insensitive)', name)
       if (typeof headerValue !== 'string' || !HEADER_VALUE.test(headerValue)) {
         throw invalid(where, 'a string without CR, LF or NUL', headerValue)
@@ -195,32 +194,6 @@ function readHeaders (value: unknown, path: string): Record<string, string> {
   return headers
 }
 
-/** Reads `[200, '300-399', '2xx']` into ranges. */
-function readStatusList (value: unknown, path: string): StatusRange[] {
-  if (!Array.isArray(value) || value.length === 0) {
-    throw invalid(path, "a non-empty array of statuses (200), ranges ('200-399') or classes ('2xx')", value)
-  }
-  return value.map((entry, i) => readStatusEntry(entry, `${path}[${i}]`))
-}
-
-function readStatusEntry (entry: unknown, path: string): StatusRange {
-  let from = NaN
-  let to = NaN
-  if (typeof entry === 'number') {
-    from = to = entry
-  } else if (typeof entry === 'string') {
-    const range = /^(\d{3})(?:-(\d{3}))?$/.exec(entry)
-    const klass = /^([1-5])xx$/i.exec(entry)
-    if (range !== null) {
-      from = Number(range[1])
-      to = range[2] === undefined ? from : Number(range[2])
-    } else if (klass !== null) {
-      from = Number(klass[1]) * 100
-      to = from + 99
-    }
-  }
-  if (!Number.isInteger(from) || from < 100 || to > 599 || from > to) {
-    throw new InvalidOptionError(`${path} must be a status from 100 to 599, a range 'from-to' or a class '2xx', got ${show(entry)}`)
-  }
-  return { from, to }
-}
+// Every setting at its default: what `healthCheck: true` means when nothing is inherited.
+const DEFAULT_CHECK = normalize({}, 'healthCheck')
+sources.set(DEFAULT_CHECK, {})

@@ -1,4 +1,4 @@
-import { checkKeys, invalid, isPlainObject, join, type Plain } from './option-reader.js'
+import { invalid, join, readSection, type Plain, type Section } from './option-reader.js'
 
 /**
  * What fastify-lolly needs of a prom-client Registry. Typed structurally so that the package's
@@ -32,24 +32,27 @@ const METRICS_KEYS = ['registry', 'prefix', 'buckets']
 export const DEFAULT_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 const METRIC_PREFIX = /^[A-Za-z_:][A-Za-z0-9_:]*$/
 
-/** Reads `metrics`: off by default, `true` for prom-client's global registry and the 'lolly_' prefix. */
-export function readMetricsOptions (options: Plain, path: string): NormalizedMetrics | null {
-  const value = options.metrics
-  const where = join(path, 'metrics')
-  if (value === undefined || value === false) return null
-  if (value === true) return { registry: null, prefix: 'lolly_', buckets: DEFAULT_BUCKETS }
-  if (!isPlainObject(value)) throw invalid(where, 'a boolean or an object', value)
-  checkKeys(value, METRICS_KEYS, where)
-  return {
-    registry: readRegistry(value, join(where, 'registry')),
-    prefix: readPrefix(value, join(where, 'prefix')),
-    buckets: readBuckets(value, join(where, 'buckets'))
-  }
+const DEFAULT_METRICS: NormalizedMetrics = { registry: null, prefix: 'lolly_', buckets: DEFAULT_BUCKETS }
+
+const METRICS: Section<NormalizedMetrics | null, NormalizedMetrics> = {
+  keys: METRICS_KEYS,
+  off: () => null,
+  on: () => DEFAULT_METRICS,
+  read: (value, where, base) => ({
+    registry: readRegistry(value, join(where, 'registry')) ?? base.registry,
+    prefix: readPrefix(value, join(where, 'prefix')) ?? base.prefix,
+    buckets: readBuckets(value, join(where, 'buckets')) ?? base.buckets
+  })
 }
 
-function readRegistry (object: Plain, path: string): MetricsRegistry | null {
+/** Reads `metrics`: off by default, `true` for prom-client's global registry and the 'lolly_' prefix. */
+export function readMetricsOptions (options: Plain, path: string): NormalizedMetrics | null {
+  return readSection(options, 'metrics', path, null, METRICS)
+}
+
+function readRegistry (object: Plain, path: string): MetricsRegistry | undefined {
   const registry = object.registry as Partial<MetricsRegistry> | undefined
-  if (registry === undefined) return null
+  if (registry === undefined) return undefined
   if (registry === null || typeof registry !== 'object' || typeof registry.registerMetric !== 'function' ||
     typeof registry.getSingleMetric !== 'function' || typeof registry.removeSingleMetric !== 'function') {
     throw invalid(path, 'a prom-client Registry', registry)
@@ -57,9 +60,9 @@ function readRegistry (object: Plain, path: string): MetricsRegistry | null {
   return registry as MetricsRegistry
 }
 
-function readPrefix (object: Plain, path: string): string {
+function readPrefix (object: Plain, path: string): string | undefined {
   const prefix = object.prefix
-  if (prefix === undefined) return 'lolly_'
+  if (prefix === undefined) return undefined
   // '' is allowed: names are then `target_up`, `requests_total`, ...
   if (typeof prefix !== 'string' || (prefix !== '' && !METRIC_PREFIX.test(prefix))) {
     throw invalid(path, 'a Prometheus metric name prefix (letters, digits, _ and :, not starting with a digit)', prefix)
@@ -67,9 +70,9 @@ function readPrefix (object: Plain, path: string): string {
   return prefix
 }
 
-function readBuckets (object: Plain, path: string): readonly number[] {
+function readBuckets (object: Plain, path: string): readonly number[] | undefined {
   const buckets = object.buckets
-  if (buckets === undefined) return DEFAULT_BUCKETS
+  if (buckets === undefined) return undefined
   if (!Array.isArray(buckets) || buckets.length === 0 || buckets.length > 50) {
     throw invalid(path, 'an array of 1 to 50 ascending positive numbers (seconds)', buckets)
   }

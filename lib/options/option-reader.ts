@@ -31,6 +31,37 @@ export function checkKeys (object: Plain, allowed: readonly string[], path: stri
   }
 }
 
+/**
+ * How one on/off section of the options reads: healthCheck, passive, retry, retry.budget, metrics,
+ * status. `On` is the section's settings when on (T may add an "off" value, such as null).
+ */
+export interface Section<T, On extends T = T> {
+  /** Its keys: any other is an error naming its path. */
+  readonly keys: readonly string[]
+  /** What it is once turned off (`false`). */
+  off (inherited: T): T
+  /** What `true` means, and what an object's keys are read over: the inherited settings, or the defaults when those are off. */
+  on (inherited: T): On
+  /** Reads an object's keys over `base`. */
+  read (object: Plain, path: string, base: On): On
+}
+
+/**
+ * Reads the on/off section `key` of `object` over what it inherits (an upstream from the top level, a
+ * route from its upstream): absent keeps the inherited settings, `false` turns it off, `true` turns it
+ * on, and an object sets some keys over what `true` would give.
+ */
+export function readSection<T, On extends T> (object: Plain, key: string, path: string, inherited: T, section: Section<T, On>): T {
+  const value = object[key]
+  if (value === undefined) return inherited
+  if (value === false) return section.off(inherited)
+  if (value === true) return section.on(inherited)
+  const where = join(path, key)
+  if (!isPlainObject(value)) throw invalid(where, 'a boolean or an object', value)
+  checkKeys(value, section.keys, where)
+  return section.read(value, where, section.on(inherited))
+}
+
 export function readObject (value: unknown, path: string): Plain {
   if (!isPlainObject(value)) throw invalid(path, 'an object', value)
   return value

@@ -1,5 +1,6 @@
 import type { PassiveSettings } from './types.js'
-import { checkKeys, invalid, join, readDuration, readInteger, readNumber, type Plain } from './option-reader.js'
+import { invalid, join, readDuration, readInteger, readNumber, readSection, type Plain, type Section } from './option-reader.js'
+import { readStatusList, statusesOf, type StatusListSpec } from './status-list.js'
 
 const PASSIVE_KEYS = ['maxFails', 'failWindow', 'ejectTime', 'maxEjectTime', 'maxEjectedPercent', 'statuses']
 
@@ -37,52 +38,43 @@ export const DEFAULT_PASSIVE: PassiveSettings = {
   statuses: [502, 503, 504]
 }
 
-/**
- * Reads `passive` of one upstream over what it inherits: `false` turns passive health off, `true`
- * keeps the inherited settings (or the defaults when the parent turned it off), an object overrides
- * some of them.
- */
-export function readPassive (object: Plain, path: string, inherited: PassiveSettings | false): PassiveSettings | false {
-  const value = object.passive
-  const base = inherited === false ? DEFAULT_PASSIVE : inherited
-  if (value === undefined) return inherited
-  if (value === false) return false
-  if (value === true) return base
-  const where = join(path, 'passive')
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw invalid(where, 'a boolean or an object', value)
-  }
-  const passive = value as Plain
-  checkKeys(passive, PASSIVE_KEYS, where)
-  const ejectTime = readDuration(passive, 'ejectTime', where, base.ejectTime)
-  const maxEjectTime = readDuration(passive, 'maxEjectTime', where, Math.max(base.maxEjectTime, ejectTime))
-  if (maxEjectTime < ejectTime) {
-    throw invalid(join(where, 'maxEjectTime'), `at least ejectTime (${ejectTime})`, maxEjectTime)
-  }
-  return {
-    maxFails: readInteger(passive, 'maxFails', where, base.maxFails, { min: 1, max: 1000 }),
-    failWindow: readDuration(passive, 'failWindow', where, base.failWindow),
-    ejectTime,
-    maxEjectTime,
-    maxEjectedPercent: readNumber(passive, 'maxEjectedPercent', where, base.maxEjectedPercent, 1, 100),
-    statuses: readStatuses(passive, join(where, 'statuses'), base.statuses)
+const PASSIVE: Section<PassiveSettings | false, PassiveSettings> = {
+  keys: PASSIVE_KEYS,
+  off: () => false,
+  on: (inherited) => inherited === false ? DEFAULT_PASSIVE : inherited,
+  read (passive, where, base) {
+    const ejectTime = readDuration(passive, 'ejectTime', where, base.ejectTime)
+    const maxEjectTime = readDuration(passive, 'maxEjectTime', where, Math.max(base.maxEjectTime, ejectTime))
+    if (maxEjectTime < ejectTime) {
+      throw invalid(join(where, 'maxEjectTime'), `at least ejectTime (${ejectTime})`, maxEjectTime)
+    }
+    return {
+      maxFails: readInteger(passive, 'maxFails', where, base.maxFails, { min: 1, max: 1000 }),
+      failWindow: readDuration(passive, 'failWindow', where, base.failWindow),
+      ejectTime,
+      maxEjectTime,
+      maxEjectedPercent: readNumber(passive, 'maxEjectedPercent', where, base.maxEjectedPercent, 1, 100),
+      statuses: passive.statuses === undefined ? base.statuses : statusesOf(readStatusList(passive.statuses, join(where, 'statuses'), STATUSES))
+    }
   }
 }
 
 /**
  * Only 5xx statuses may count against a target. A 4xx is the client's doing (a missing page, a bad
  * token): counting it would let any client eject every target by asking for URLs that do not exist,
- * which is why nginx never counts 403/404 and Envoy's outlier detection only sees 5xx.
+ * which is why nginx never counts 403/404 and Envoy's outlier detection only sees 5xx. An empty list
+ * counts connection errors, resets and timeouts only.
  */
-function readStatuses (object: Plain, path: string, fallback: readonly number[]): readonly number[] {
-  const value = object.statuses
-  if (value === undefined) return fallback
-  if (!Array.isArray(value)) throw invalid(path, 'an array of 5xx statuses', value)
-  for (let i = 0; i < value.length; i++) {
-    const status = value[i] as unknown
-    if (typeof status !== 'number' || !Number.isInteger(status) || status < 500 || status > 599) {
-      throw invalid(`${path}[${i}]`, 'a 5xx status (500 to 599; 4xx are the client\'s doing and never count)', status)
-    }
-  }
-  return [...new Set(value as number[])]
+const STATUSES: StatusListSpec = {
+  min: 500,
+  max: 599,
+  ranges: false,
+  empty: true,
+  list: 'an array of 5xx statuses',
+  entry: 'a 5xx status (500 to 599; 4xx are the client\'s doing and never count)'
+}
+
+/** Reads `passive` of one upstream over what it inherits (see readSection). */
+export function readPassive (object: Plain, path: string, inherited: PassiveSettings | false): PassiveSettings | false {
+  return readSection(object, 'passive', path, inherited, PASSIVE)
 }

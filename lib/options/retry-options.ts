@@ -1,4 +1,5 @@
-import { checkKeys, invalid, isPlainObject, join, readBoolean, readDuration, readInteger, readNumber, type Plain } from './option-reader.js'
+import { invalid, join, readBoolean, readDuration, readInteger, readNumber, readSection, type Plain, type Section } from './option-reader.js'
+import { readStatusList, statusesOf, type StatusListSpec } from './status-list.js'
 
 /** Kinds of failed tries that move a request on to another target (nginx's proxy_next_upstream). */
 export type RetryOn = 'connect-error' | 'reset' | 'timeout' | 'status'
@@ -95,37 +96,54 @@ export const DEFAULT_RETRY: NormalizedRetry = {
   maxRetryAfter: 30_000
 }
 
-/**
- * Reads `retry` of an upstream or a route over what it inherits: `false` turns failover off, `true`
- * keeps the inherited settings (with the default attempts when the parent turned it off), an object
- * overrides some of them.
- */
+const RETRY: Section<NormalizedRetry> = {
+  keys: RETRY_KEYS,
+  // Off keeps the other settings, so that a `true` below (a route's) turns the same policy back on.
+  off: (inherited) => ({ ...inherited, attempts: 0 }),
+  on: (inherited) => inherited.attempts === 0 ? { ...inherited, attempts: DEFAULT_RETRY.attempts } : inherited,
+  read (value, where, base) {
+    const on = readOn(value.on, join(where, 'on'), base)
+    if (value.statuses !== undefined && !on.has('status')) {
+      throw invalid(join(where, 'statuses'), "unset when `on` has no 'status'", value.statuses)
+    }
+    return {
+      attempts: readInteger(value, 'attempts', where, base.attempts, { min: 0, max: 100 }),
+      onConnectError: on.has('connect-error'),
+      onReset: on.has('reset'),
+      onTimeout: on.has('timeout'),
+      statuses: on.has('status') ? readStatuses(value.statuses, join(where, 'statuses'), base.statuses) : new Set<number>(),
+      nonIdempotent: readBoolean(value, 'nonIdempotent', where, base.nonIdempotent),
+      sameTarget: readBoolean(value, 'sameTarget', where, base.sameTarget),
+      timeout: readDuration(value, 'timeout', where, base.timeout, 0),
+      budget: readSection(value, 'budget', where, base.budget, BUDGET),
+      backoff: readDuration(value, 'backoff', where, base.backoff, 0),
+      maxRetryAfter: readDuration(value, 'maxRetryAfter', where, base.maxRetryAfter, 0)
+    }
+  }
+}
+
+const BUDGET: Section<RetryBudgetSettings | null, RetryBudgetSettings> = {
+  keys: BUDGET_KEYS,
+  off: () => null,
+  on: (inherited) => inherited ?? DEFAULT_RETRY.budget!,
+  read: (value, where, base) => ({
+    ratio: readNumber(value, 'percent', where, base.ratio * 100, 0, 100) / 100,
+    minConcurrency: readInteger(value, 'minConcurrency', where, base.minConcurrency, { min: 0, max: 1_000_000 })
+  })
+}
+
+const STATUSES: StatusListSpec = {
+  min: 400,
+  max: 599,
+  ranges: false,
+  empty: false,
+  list: 'a non-empty array of statuses from 400 to 599',
+  entry: 'a status from 400 to 599'
+}
+
+/** Reads `retry` of an upstream or a route over what it inherits (see readSection); `false` is attempts 0. */
 export function readRetry (object: Plain, path: string, inherited: NormalizedRetry): NormalizedRetry {
-  const value = object.retry
-  if (value === undefined) return inherited
-  if (value === false) return { ...inherited, attempts: 0 }
-  if (value === true) return inherited.attempts === 0 ? { ...inherited, attempts: DEFAULT_RETRY.attempts } : inherited
-  const where = join(path, 'retry')
-  if (!isPlainObject(value)) throw invalid(where, 'a boolean or an object', value)
-  checkKeys(value, RETRY_KEYS, where)
-  const on = readOn(value.on, join(where, 'on'), inherited)
-  if (value.statuses !== undefined && !on.has('status')) {
-    throw invalid(join(where, 'statuses'), "unset when `on` has no 'status'", value.statuses)
-  }
-  const statuses = on.has('status') ? readStatuses(value.statuses, join(where, 'statuses'), inherited.statuses) : new Set<number>()
-  return {
-    attempts: readInteger(value, 'attempts', where, inherited.attempts, { min: 0, max: 100 }),
-    onConnectError: on.has('connect-error'),
-    onReset: on.has('reset'),
-    onTimeout: on.has('timeout'),
-    statuses,
-    nonIdempotent: readBoolean(value, 'nonIdempotent', where, inherited.nonIdempotent),
-    sameTarget: readBoolean(value, 'sameTarget', where, inherited.sameTarget),
-    timeout: readDuration(value, 'timeout', where, inherited.timeout, 0),
-    budget: readBudget(value.budget, join(where, 'budget'), inherited.budget),
-    backoff: readDuration(value, 'backoff', where, inherited.backoff, 0),
-    maxRetryAfter: readDuration(value, 'maxRetryAfter', where, inherited.maxRetryAfter, 0)
-  }
+  return readSection(object, 'retry', path, inherited, RETRY)
 }
 
 function readOn (value: unknown, path: string, inherited: NormalizedRetry): Set<RetryOn> {
@@ -148,24 +166,5 @@ function readOn (value: unknown, path: string, inherited: NormalizedRetry): Set<
 
 function readStatuses (value: unknown, path: string, inherited: ReadonlySet<number>): ReadonlySet<number> {
   if (value === undefined) return inherited.size > 0 ? inherited : new Set(DEFAULT_STATUSES)
-  if (!Array.isArray(value) || value.length === 0) throw invalid(path, 'a non-empty array of statuses from 400 to 599', value)
-  for (let i = 0; i < value.length; i++) {
-    const status = value[i] as unknown
-    if (typeof status !== 'number' || !Number.isInteger(status) || status < 400 || status > 599) {
-      throw invalid(`${path}[${i}]`, 'a status from 400 to 599', status)
-    }
-  }
-  return new Set(value as number[])
-}
-
-function readBudget (value: unknown, path: string, inherited: RetryBudgetSettings | null): RetryBudgetSettings | null {
-  if (value === undefined) return inherited
-  if (value === false) return null
-  if (!isPlainObject(value)) throw invalid(path, 'false or an object { percent, minConcurrency }', value)
-  checkKeys(value, BUDGET_KEYS, path)
-  const base = inherited ?? DEFAULT_RETRY.budget!
-  return {
-    ratio: readNumber(value, 'percent', path, base.ratio * 100, 0, 100) / 100,
-    minConcurrency: readInteger(value, 'minConcurrency', path, base.minConcurrency, { min: 0, max: 1_000_000 })
-  }
+  return new Set(statusesOf(readStatusList(value, path, STATUSES)))
 }

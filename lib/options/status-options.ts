@@ -1,5 +1,5 @@
 import type { onRequestHookHandler } from 'fastify'
-import { checkKeys, invalid, isPlainObject, join, type Plain } from './option-reader.js'
+import { invalid, join, readSection, type Plain, type Section } from './option-reader.js'
 
 /** A Fastify onRequest hook (async, or with `done`) that guards the status page: reply 401/403, or throw, to refuse. */
 export type StatusGuard = onRequestHookHandler
@@ -27,21 +27,24 @@ export const DEFAULT_STATUS_PATH = '/lolly'
 // segments of URL-safe characters, no trailing slash, no dot segments.
 const STATUS_PATH = /^(\/[A-Za-z0-9_~-][A-Za-z0-9_.~-]*)+$/
 
+const STATUS: Section<NormalizedStatus | null, NormalizedStatus> = {
+  keys: STATUS_KEYS,
+  off: () => null,
+  on: () => ({ path: DEFAULT_STATUS_PATH, onRequest: null }),
+  read (value, where, base) {
+    const routePath = value.path ?? base.path
+    if (typeof routePath !== 'string' || !STATUS_PATH.test(routePath) || routePath.length > 200) {
+      throw invalid(join(where, 'path'), "an absolute path without a trailing slash ('/lolly', '/admin/upstreams')", routePath)
+    }
+    const onRequest = value.onRequest ?? base.onRequest
+    if (onRequest !== null && typeof onRequest !== 'function') {
+      throw invalid(join(where, 'onRequest'), 'a Fastify onRequest hook function', onRequest)
+    }
+    return { path: routePath, onRequest: onRequest as StatusGuard | null }
+  }
+}
+
 /** Reads `status`: off by default, `true` for '/lolly' with loopback-only access. */
 export function readStatusOptions (options: Plain, path: string): NormalizedStatus | null {
-  const value = options.status
-  const where = join(path, 'status')
-  if (value === undefined || value === false) return null
-  if (value === true) return { path: DEFAULT_STATUS_PATH, onRequest: null }
-  if (!isPlainObject(value)) throw invalid(where, 'a boolean or an object', value)
-  checkKeys(value, STATUS_KEYS, where)
-  const routePath = value.path ?? DEFAULT_STATUS_PATH
-  if (typeof routePath !== 'string' || !STATUS_PATH.test(routePath) || routePath.length > 200) {
-    throw invalid(join(where, 'path'), "an absolute path without a trailing slash ('/lolly', '/admin/upstreams')", routePath)
-  }
-  const onRequest = value.onRequest ?? null
-  if (onRequest !== null && typeof onRequest !== 'function') {
-    throw invalid(join(where, 'onRequest'), 'a Fastify onRequest hook function', onRequest)
-  }
-  return { path: routePath, onRequest: onRequest as StatusGuard | null }
+  return readSection(options, 'status', path, null, STATUS)
 }

@@ -2,6 +2,11 @@ import type { NormalizedTarget } from './types.js'
 import { checkKeys, invalid, isPlainObject, readBoolean, readInteger, type Plain } from './option-reader.js'
 
 const TARGET_KEYS = ['url', 'weight', 'backup', 'down', 'maxConnections'] as const
+/**
+ * The one weight limit, for options, runtime calls and reloads alike. A million is far past any real
+ * ratio, and keeps the balancers' arithmetic (sums of weights, 1 / weight) exact.
+ */
+const MAX_WEIGHT = 1_000_000
 
 /** Validates one target (a URL string or an object) into its normalised form. */
 export function readTarget (input: unknown, path: string): NormalizedTarget {
@@ -20,11 +25,16 @@ export function readTarget (input: unknown, path: string): NormalizedTarget {
     url,
     origin,
     basePath,
-    weight: readInteger(object, 'weight', path, 1, { min: 1 }),
+    weight: readWeight(object, path),
     backup: readBoolean(object, 'backup', path, false),
     down: readBoolean(object, 'down', path, false),
     maxConnections: readInteger(object, 'maxConnections', path, 0)
   }
+}
+
+/** Reads `weight` of `object`: an integer from 1 to MAX_WEIGHT, 1 when absent. */
+export function readWeight (object: Plain, path: string): number {
+  return readInteger(object, 'weight', path, 1, { min: 1, max: MAX_WEIGHT })
 }
 
 /** Parses a target URL: http: or https:, an origin plus an optional base path, nothing else. */

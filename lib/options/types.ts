@@ -28,7 +28,7 @@ export type HashKeyOption = 'ip' | 'url' | `header:${string}` | `cookie:${string
 export interface TargetOptions {
   /** http: or https: origin, optionally with a base path (`http://10.0.0.1:8080/api`). */
   url: string
-  /** Share of traffic relative to the other targets; a positive integer. Default 1. */
+  /** Share of traffic relative to the other targets; an integer from 1 to 1000000. Default 1. */
   weight?: number
   /** Only used when no primary target can take traffic. Default false. */
   backup?: boolean
@@ -69,10 +69,11 @@ export interface UpstreamSettings extends TimeoutOptions {
   /** Ramp-up window (ms) of a target that comes back: its weight goes from 10 % to 100 %. Default 0 (off). */
   slowStart?: number
   /**
-   * When fewer than this share (0 to 1) of the pool's targets are available (and no backup is), balance
-   * over every target that is not disabled or draining instead of failing (Envoy's panic mode). Default 0 (off).
+   * When fewer than this percentage (0 to 100) of the pool's targets are available (and no backup is),
+   * balance over every target that is not disabled or draining instead of failing (Envoy's panic mode).
+   * Default 0 (off).
    */
-  panicThreshold?: number
+  panicPercent?: number
   /** Active health checks: probe every target periodically. Off unless set; `true` for all defaults. */
   healthCheck?: HealthCheckOptions | boolean
   /** Failover of a failed request to another target. On by default (2 extra tries); false turns it off. */
@@ -118,6 +119,8 @@ export type RouteUpstreamOption = string | {
   name?: string
   balancer?: BalancerName
   hashKey?: HashKeyOption
+  /** Overrides the pool's hashBalanceFactor for this route. */
+  hashBalanceFactor?: number
   /** Overrides the pool's failover for this route; false turns it off. */
   retry?: RetryOptions | boolean
   /** Overrides the pool's responseTimeout (time to response headers, per try) for this route, ms. */
@@ -173,7 +176,8 @@ export interface NormalizedUpstream {
   bodyTimeout: number
   passive: PassiveSettings | false
   slowStart: number
-  panicThreshold: number
+  /** 0 to 100; 0 is off. */
+  panicPercent: number
   /** null: no active checks. */
   healthCheck: NormalizedHealthCheck | null
   retry: NormalizedRetry

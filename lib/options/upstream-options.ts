@@ -10,7 +10,7 @@ import { readTargetList } from './target-options.js'
 export const UPSTREAM_SETTING_KEYS = [
   'balancer', 'hashKey', 'hashBalanceFactor', 'tlsRejectUnauthorized', 'connections', 'pipelining',
   'connectTimeout', 'responseTimeout', 'bodyTimeout',
-  'passive', 'slowStart', 'panicThreshold', 'healthCheck', 'retry'
+  'passive', 'slowStart', 'panicPercent', 'healthCheck', 'retry'
 ] as const
 
 export type UpstreamSettingsNormalized = Omit<NormalizedUpstream, 'name' | 'targets'>
@@ -28,7 +28,7 @@ export const DEFAULT_SETTINGS: UpstreamSettingsNormalized = {
   // Off like nginx's slow_start and Envoy's slow start: ramping delays a recovered target's full share.
   slowStart: 0,
   // Off (Envoy's default is 50 %): sending traffic to targets known to be down is a choice to make knowingly.
-  panicThreshold: 0,
+  panicPercent: 0,
   // Off: probes are traffic the targets must be ready to answer (a health endpoint), so they are opt-in.
   healthCheck: null,
   // On (see retry-options.ts): a dead target behind a balancer should not cost clients errors.
@@ -47,7 +47,7 @@ export function readUpstreamSettings (object: Plain, path: string, inherited: Up
     bodyTimeout: readDuration(object, 'bodyTimeout', path, inherited.bodyTimeout),
     passive: readPassive(object, path, inherited.passive),
     slowStart: readDuration(object, 'slowStart', path, inherited.slowStart, 0),
-    panicThreshold: readNumber(object, 'panicThreshold', path, inherited.panicThreshold, 0, 1),
+    panicPercent: readNumber(object, 'panicPercent', path, inherited.panicPercent, 0, 100),
     healthCheck: readHealthCheck(object, path, inherited.healthCheck),
     retry: readRetry(object, path, inherited.retry)
   }

@@ -1,7 +1,7 @@
-import type { EventEmitter } from 'node:events'
 import type { ServerResponse } from 'node:http'
-import type { Target, TargetSnapshot } from '../target.js'
-import type { StateChange, UpstreamPool } from '../upstream-pool.js'
+import type { StateChange } from '../pool/pool-events.js'
+import type { Target, TargetSnapshot } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
 import { snapshotsOf, statusView, type StatusView } from './status-view.js'
 
 /** A target in the once-a-second summary: its snapshot and its traffic over the last tick. */
@@ -15,9 +15,6 @@ export interface LiveTargetSnapshot extends TargetSnapshot {
 export interface StatusStreamSource {
   readonly pools: readonly UpstreamPool[]
   readonly defaultUpstream: string
-  /** `app.lolly`: emits 'state' for every transition. */
-  readonly events: EventEmitter
-  now (): number
 }
 
 /** Requests and failures of a target at the previous tick. */
@@ -35,7 +32,7 @@ const MAX_BACKLOG_BYTES = 1024 * 1024
  * for every transition as it happens, and a `summary` every tick with each target's snapshot and
  * its request rate and error rate since the previous one.
  *
- * One timer and one 'state' listener serve every client, and both exist only while at least one
+ * One timer and one observer per pool serve every client, and both exist only while at least one
  * client is connected: with the page closed the plugin does no status work at all.
  */
 export class StatusStream {
@@ -44,6 +41,7 @@ export class StatusStream {
   private readonly clients = new Set<ServerResponse>()
   private readonly previous = new WeakMap<Target, Counts>()
   private timer: NodeJS.Timeout | undefined = undefined
+  private unobserve: Array<() => void> = []
   private lastTickAt = 0
   private closed = false
 
@@ -66,8 +64,8 @@ export class StatusStream {
       res.end()
       return
     }
-    const { pools, defaultUpstream, now } = this.source
-    res.write(`retry: 2000\n\n${message('hello', statusView(pools, defaultUpstream, now(), snapshotsOf))}`)
+    const { pools, defaultUpstream } = this.source
+    res.write(`retry: 2000\n\n${message('hello', statusView(pools, defaultUpstream, Date.now(), snapshotsOf))}`)
     this.clients.add(res)
     res.on('close', () => this.remove(res))
     if (this.clients.size === 1) this.start()
@@ -86,8 +84,8 @@ export class StatusStream {
   }
 
   private start (): void {
-    this.source.events.on('state', this.onState)
-    this.lastTickAt = this.source.now()
+    this.unobserve = this.source.pools.map((pool) => pool.observe({ stateChanged: this.onState }))
+    this.lastTickAt = Date.now()
     for (const pool of this.source.pools) {
       for (const target of pool.targets) this.previous.set(target, { requests: target.requests, failures: target.failures })
     }
@@ -96,7 +94,8 @@ export class StatusStream {
   }
 
   private stop (): void {
-    this.source.events.off('state', this.onState)
+    for (const stop of this.unobserve) stop()
+    this.unobserve = []
     clearTimeout(this.timer)
     this.timer = undefined
   }
@@ -106,8 +105,8 @@ export class StatusStream {
   }
 
   private readonly tick = (): void => {
-    const { pools, defaultUpstream, now } = this.source
-    const at = now()
+    const { pools, defaultUpstream } = this.source
+    const at = Date.now()
     const seconds = Math.max(at - this.lastTickAt, 1) / 1000
     this.lastTickAt = at
     const summary = statusView(pools, defaultUpstream, at, (pool) => pool.targets.map((target) => this.live(target, seconds)))

@@ -1,5 +1,5 @@
-import type { TargetSnapshot } from '../target.js'
-import type { UpstreamPool } from '../upstream-pool.js'
+import type { TargetSnapshot } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
 
 /** One upstream as the status page shows it. */
 export interface UpstreamStatus<T extends TargetSnapshot = TargetSnapshot> {
@@ -29,7 +29,7 @@ export function statusView<T extends TargetSnapshot> (
     upstreams.push({
       name: pool.name,
       balancer: pool.config.balancer.name,
-      panicking: pool.panicking,
+      panicking: pool.health.panicking,
       checkInterval: pool.config.healthCheck?.interval ?? null,
       targets: describe(pool)
     })

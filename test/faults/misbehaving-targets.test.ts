@@ -1,5 +1,5 @@
 import { test, type Test } from 'tap'
-import type { StateChange } from '../../lib/upstream-pool.js'
+import type { StateChange } from '../../lib/pool/pool-events.js'
 import { onRequestHeads, runLoad, startRawTarget } from '../helpers/fault-targets.js'
 import { eventually, inflight, startGateway } from '../helpers/gateway.js'
 import { closeLeavingNothing } from '../helpers/leak-check.js'

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import type { StateChange } from '../../lib/upstream-pool.js'
+import type { StateChange } from '../../lib/pool/pool-events.js'
 import { runLoad } from '../helpers/fault-targets.js'
 import { startGateway } from '../helpers/gateway.js'
 import { closeLeavingNothing } from '../helpers/leak-check.js'

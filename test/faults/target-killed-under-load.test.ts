@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import type { StateChange } from '../../lib/upstream-pool.js'
+import type { StateChange } from '../../lib/pool/pool-events.js'
 import { forkTarget, runLoad, type TargetProcess } from '../helpers/fault-targets.js'
 import { eventually, inflight, startGateway } from '../helpers/gateway.js'
 import { ResourceTracker } from '../helpers/resource-tracker.js'

@@ -2,9 +2,10 @@ import Fastify from 'fastify'
 import type { Test } from 'tap'
 import lolly from '../../lib/index.js'
 import type { BalancerName } from '../../lib/options/types.js'
-import type { Target } from '../../lib/target.js'
-import { balancerFor, balancerSet, context, makeTargets, request } from './tier-targets.js'
+import type { Target } from '../../lib/pool/target.js'
+import { balancerFor, balancerSet, context, makeTargets, request, writable } from './tier-targets.js'
 import { startUpstreams } from './upstreams.js'
+import { poolOf } from './internals.js'
 
 /**
  * What every balancer owes the pool (lib/balancers/balancer.ts), checked on one balancer by name:
@@ -22,7 +23,7 @@ export async function checkBalancerContract (t: Test, name: BalancerName): Promi
       for (let round = 0; round < 60; round++) {
         // Vary the load so load-aware balancers start from different targets.
         for (const target of targets) {
-          target.inflight = (round * 7 + target.index * 3) % 5
+          writable(target).inflight = (round * 7 + target.index * 3) % 5
           balancer.onLoadChange?.(target)
         }
         const ctx = context(`key-${round}`)
@@ -43,7 +44,7 @@ export async function checkBalancerContract (t: Test, name: BalancerName): Promi
   await t.test('a target at maxConnections or excluded by the request is never picked', async (t) => {
     const primaries = makeTargets(t, [{}, { maxConnections: 1 }, { weight: 3 }, { weight: 2 }])
     const set = balancerSet(name, primaries)
-    primaries[1].inflight = 1
+    writable(primaries[1]).inflight = 1
     set.onLoadChange(primaries[1])
     const excluded = primaries[2]
     const exclusion = { excludes: (target: Target) => target === excluded }
@@ -61,7 +62,7 @@ export async function checkBalancerContract (t: Test, name: BalancerName): Promi
     const [primary, backup] = makeTargets(t, [{ maxConnections: 1 }, { backup: true }])
     const set = balancerSet(name, [primary], [backup])
     t.equal(set.pick(undefined, request(), undefined), primary)
-    primary.inflight = 1
+    writable(primary).inflight = 1
     set.onLoadChange(primary)
     t.equal(set.pick(undefined, request(), undefined), backup, 'primary full: the backup')
     t.equal(set.pick(undefined, request(), { excludes: (target) => target === backup }), undefined, 'nothing left')
@@ -76,7 +77,7 @@ export async function checkBalancerContract (t: Test, name: BalancerName): Promi
       targets: [ups[0].url, { url: ups[1].url, weight: 2 }, { url: ups[2].url, down: true }, { url: ups[3].url, backup: true }]
     })
     app.get('/*', (_req, reply) => reply.from())
-    const pool = app.lolly.upstreams.default.dispatcher
+    const pool = poolOf(app)
     const served = async (requests: number): Promise<string[]> => {
       const names = new Set<string>()
       for (let i = 0; i < requests; i++) {
@@ -88,11 +89,11 @@ export async function checkBalancerContract (t: Test, name: BalancerName): Promi
     }
     const all = await served(30)
     t.ok(all.every((n) => n === 'u0' || n === 'u1'), `primaries only, never the down one or the backup (${all})`)
-    pool.setState(pool.target(ups[0].url)!, 'disabled', 'test')
+    pool.health.transition(pool.target(ups[0].url)!, 'disabled', 'test')
     t.same(await served(12), ['u1'], 'u0 disabled at runtime: only u1')
-    pool.setState(pool.target(ups[1].url)!, 'unhealthy', 'test')
+    pool.health.transition(pool.target(ups[1].url)!, 'unhealthy', 'test')
     t.same(await served(6), ['u3'], 'every primary out: the backup')
-    pool.setState(pool.target(ups[2].url)!, 'healthy', 'test')
+    pool.health.transition(pool.target(ups[2].url)!, 'healthy', 'test')
     t.same(await served(6), ['u2'], 'a primary back: the backup idles again')
   })
 }

@@ -1,7 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel'
 import FakeTimers from '@sinonjs/fake-timers'
 import type { FastifyInstance } from 'fastify'
-import type { CheckResult } from '../../lib/target.js'
+import type { CheckResult } from '../../lib/pool/target.js'
 
 type Clock = ReturnType<typeof FakeTimers.install>
 

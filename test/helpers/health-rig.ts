@@ -3,8 +3,8 @@ import FakeTimers from '@sinonjs/fake-timers'
 import Fastify, { type FastifyInstance } from 'fastify'
 import lolly from '../../lib/index.js'
 import type { LollyOptions } from '../../lib/options/types.js'
-import type { TargetSnapshot } from '../../lib/target.js'
-import type { StateChange } from '../../lib/upstream-pool.js'
+import type { TargetSnapshot } from '../../lib/pool/target.js'
+import type { StateChange } from '../../lib/pool/pool-events.js'
 
 /**
  * Fakes setTimeout and Date only: sockets, setImmediate and nextTick stay real, so real upstream

@@ -36,7 +36,7 @@ export function fullOptions (): Record<string, unknown> {
     bodyTimeout: 2000,
     passive: { maxFails: 3, failWindow: 5000, ejectTime: 1000, maxEjectTime: 8000, maxEjectedPercent: 50, statuses: [502, 503] },
     slowStart: 1000,
-    panicThreshold: 0.5,
+    panicPercent: 50,
     healthCheck: {
       path: '/healthz',
       method: 'GET',
@@ -191,7 +191,7 @@ const settings = fc.tuple(balancerAndKey, fc.record({
   bodyTimeout: fc.integer({ min: 1, max: 60_000 }),
   passive,
   slowStart: fc.integer({ min: 0, max: 60_000 }),
-  panicThreshold: fc.double({ min: 0, max: 1, noNaN: true }),
+  panicPercent: fc.double({ min: 0, max: 100, noNaN: true }),
   healthCheck,
   retry
 }, { requiredKeys: [] })).map(([balancer, rest]) => ({ ...balancer, ...rest }))

@@ -1,13 +1,13 @@
 import type { Dispatcher } from 'undici'
-import { BalancerSet } from '../../lib/balancer-set.js'
+import { BalancerSet } from '../../lib/balancers/balancer-set.js'
 import type { Balancer, PickContext } from '../../lib/balancers/balancer.js'
 import { createBalancer } from '../../lib/balancers/create-balancer.js'
 import type { BalancerName, BalancerSpec, NormalizedTarget } from '../../lib/options/types.js'
-import { Target, type TargetPoolSettings } from '../../lib/target.js'
+import { Target, type PoolFields, type TargetConnectionSettings } from '../../lib/pool/target.js'
 
 interface Teardown { teardown (fn: () => unknown): void }
 
-const SETTINGS: TargetPoolSettings = {
+const SETTINGS: TargetConnectionSettings = {
   connections: 1,
   pipelining: 1,
   connectTimeout: 1000,
@@ -27,8 +27,8 @@ export function makeTargets (t: Teardown, specs: number | TargetSpec[]): Target[
   const targets = list.map((spec, i) => {
     const origin = `http://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`
     const config: NormalizedTarget = { url: origin, origin, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, ...spec }
-    const target = new Target(config, 'test', SETTINGS, Date.now())
-    target.index = i
+    const target = new Target(config, 'test', SETTINGS, config.down ? 'disabled' : 'healthy', Date.now())
+    writable(target).index = i
     return target
   })
   t.teardown(() => Promise.all(targets.map((target) => target.dispatcher.close())))
@@ -61,6 +61,11 @@ export function balancerSet (name: BalancerName, primaries: readonly Target[], b
   return set
 }
 
+/** A target's pool-owned fields, for setting up what a balancer sees (in-flight counts, weights, latency). */
+export function writable (target: Target): PoolFields {
+  return target
+}
+
 /** Counts picks per target URL over `picks` attempt-0 picks, counting each as begun and ended. */
 export function countPicks (balancer: Balancer, picks: number, key: (i: number) => string = () => ''): Map<Target, number> {
   const counts = new Map<Target, number>()
@@ -75,6 +80,6 @@ export function countPicks (balancer: Balancer, picks: number, key: (i: number) 
 
 /** Sets a target's in-flight count and tells the balancer, as UpstreamPool#begin/end would. */
 export function setInflight (balancer: Balancer, target: Target, inflight: number): void {
-  target.inflight = inflight
+  writable(target).inflight = inflight
   balancer.onLoadChange?.(target)
 }

@@ -1,11 +1,11 @@
 import { Pool } from 'undici'
-import type { NormalizedTarget } from './options/types.js'
+import type { NormalizedTarget } from '../options/types.js'
 
 /**
- * A target's state. One writer (UpstreamPool#setState) changes it, so active checks, passive
- * ejection and runtime management never overwrite each other.
+ * A target's state, written by its pool's TargetHealth only (lib/health/target-health.ts), so
+ * active checks, passive ejection and runtime management never overwrite each other.
  * - healthy: takes traffic
- * - unhealthy: active checks failed
+ * - unhealthy: active checks failed (or have not passed yet, with initialState 'unhealthy')
  * - ejected: passive health took it out until `ejectedUntil`
  * - draining: no new requests, in-flight ones finish
  * - disabled: configured `down`, or disabled at runtime
@@ -48,7 +48,8 @@ export interface TargetSnapshot {
   lastCheck: CheckResult | null
 }
 
-export interface TargetPoolSettings {
+/** How a pool connects to each of its targets. */
+export interface TargetConnectionSettings {
   connections: number
   pipelining: number
   connectTimeout: number
@@ -57,9 +58,13 @@ export interface TargetPoolSettings {
   tlsRejectUnauthorized: boolean
 }
 
-// Weight of the newest sample in the latency EWMA: about the last 10 responses dominate.
-const LATENCY_ALPHA = 0.1
-
+/**
+ * One upstream target: its address, its keep-alive connection pool, and what is known about it.
+ * Every mutable field is read-only to the rest of the code and has one owner that writes it, through
+ * the writable views below: the pool (lib/pool) writes its position, weights, load and traffic
+ * accounting; the pool's TargetHealth (lib/health) writes its state and health record. Balancers,
+ * the proxy path, metrics and the status page only read.
+ */
 export class Target {
   readonly url: string
   readonly origin: string
@@ -68,45 +73,45 @@ export class Target {
   readonly host: string
   readonly upstream: string
   readonly backup: boolean
+  readonly maxConnections: number
   readonly dispatcher: Pool
+
+  // ---- written by the pool (PoolFields) ----
   /** Position in its pool's target list; balancers index arrays with it. */
-  index = 0
-  state: TargetState
-  since: number
-  weight: number
+  readonly index: number = 0
+  readonly weight: number
   /** Weight the balancers use: `weight`, ramped down during slow start. */
-  effectiveWeight: number
-  maxConnections: number
-  inflight = 0
-  requests = 0
-  failures = 0
-  consecutiveFailures = 0
-  /** End of the current passive ejection (ms since the epoch), 0 when not ejected. */
-  ejectedUntil = 0
-  /**
-   * Consecutive passive ejections (1 for a first one; decays while the target stays in service).
-   * The active checker ends only a first ejection early: a target ejected again right after coming
-   * back serves its whole doubled time, so probes that pass cannot undo what real traffic shows.
-   */
-  ejectionStreak = 0
+  readonly effectiveWeight: number
+  readonly inflight: number = 0
+  readonly requests: number = 0
+  readonly failures: number = 0
+  readonly consecutiveFailures: number = 0
+  /** EWMA of the time to response headers, ms; -1 before the first response. */
+  readonly latencyMs: number = -1
   /**
    * The target answered 503 with Retry-After: requests do not pick it before this time (ms since the
-   * epoch); 0 when it did not ask. Not a state: it only steers picks (ProxyCall#excludes).
+   * epoch); 0 when it did not ask. Not a state: it only steers picks.
    */
-  retryAfterUntil = 0
-  latencyMs = -1
+  readonly retryAfterUntil: number = 0
   /**
    * Whether the pool's balancers hold this target: healthy, or (in panic mode) anything but disabled
-   * or draining. Set by the pool on every rebuild, so a pick never re-derives it.
+   * or draining. Set by the pool when it rebuilds its balancers, so a pick never re-derives it.
    */
-  routable: boolean
-  /** Probes that passed and failed, counted by the active checker (metrics read them at scrape time). */
-  checksPassed = 0
-  checksFailed = 0
-  /** Written by the active checker after each probe; replaced, never mutated, so snapshots can share it. */
-  lastCheck: CheckResult | null = null
+  readonly routable: boolean
 
-  constructor (config: NormalizedTarget, upstream: string, settings: TargetPoolSettings, now: number) {
+  // ---- written by the pool's TargetHealth (HealthFields) ----
+  readonly state: TargetState
+  /** When the state last changed (ms since the epoch). */
+  readonly since: number
+  /** End of the current passive ejection (ms since the epoch), 0 when not ejected. */
+  readonly ejectedUntil: number = 0
+  /** The last active probe; replaced, never mutated, so snapshots can share it. */
+  readonly lastCheck: CheckResult | null = null
+  /** Probes that passed and failed (metrics read them at scrape time). */
+  readonly checksPassed: number = 0
+  readonly checksFailed: number = 0
+
+  constructor (config: NormalizedTarget, upstream: string, settings: TargetConnectionSettings, state: TargetState, now: number) {
     this.url = config.url
     this.origin = config.origin
     this.basePath = config.basePath
@@ -116,9 +121,9 @@ export class Target {
     this.weight = config.weight
     this.effectiveWeight = config.weight
     this.maxConnections = config.maxConnections
-    this.state = config.down ? 'disabled' : 'healthy'
+    this.state = state
     this.since = now
-    this.routable = this.state === 'healthy'
+    this.routable = state === 'healthy'
     this.dispatcher = new Pool(config.origin, {
       connections: settings.connections,
       pipelining: settings.pipelining,
@@ -128,17 +133,9 @@ export class Target {
     })
   }
 
-  get available (): boolean {
-    return this.state === 'healthy'
-  }
-
   /** Whether a new request may go here now: in the balancers (see routable) and under its in-flight cap. */
   canTake (): boolean {
     return this.routable && (this.maxConnections === 0 || this.inflight < this.maxConnections)
-  }
-
-  recordLatency (ms: number): void {
-    this.latencyMs = this.latencyMs < 0 ? ms : this.latencyMs + LATENCY_ALPHA * (ms - this.latencyMs)
   }
 
   snapshot (): TargetSnapshot {
@@ -146,7 +143,7 @@ export class Target {
       url: this.url,
       upstream: this.upstream,
       state: this.state,
-      available: this.available,
+      available: this.state === 'healthy',
       backup: this.backup,
       weight: this.weight,
       effectiveWeight: this.effectiveWeight,
@@ -162,3 +159,12 @@ export class Target {
     }
   }
 }
+
+type Writable<T, K extends keyof T> = { -readonly [P in K]: T[P] }
+
+/** The fields the pool writes. Imported only in lib/pool (eslint.config.js enforces it). */
+export type PoolFields = Writable<Target, 'index' | 'weight' | 'effectiveWeight' | 'inflight' | 'requests' | 'failures' |
+'consecutiveFailures' | 'latencyMs' | 'retryAfterUntil' | 'routable'>
+
+/** The fields the pool's TargetHealth writes. Imported only in lib/health (eslint.config.js enforces it). */
+export type HealthFields = Writable<Target, 'state' | 'since' | 'ejectedUntil' | 'lastCheck' | 'checksPassed' | 'checksFailed'>

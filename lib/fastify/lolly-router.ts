@@ -1,25 +1,21 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import { Dispatcher } from 'undici'
-import { kProxyCall } from './reply-from-bridge.js'
-import type { ProxyCall } from './proxy-call.js'
-import type { UpstreamPool } from './upstream-pool.js'
+import { classicHandler } from '../proxy/caller-handler.js'
+import { kFromCall, type FromCall } from './from-call.js'
 
 /**
- * The one dispatcher reply-from is given. Each request carries its ProxyCall (made by our
- * reply.from, which knows the route's pool and policy) under a symbol key of its headers; the
- * router hands the request to that pool. Closing is the plugin's job: it closes the pools.
+ * The one dispatcher reply-from is given. Every request reply-from sends through it carries its
+ * FromCall (made by our reply.from, which knows the route's pool and policy) under a symbol key of its
+ * headers, which undici never sends; the call sends it through the route's pool. It owns nothing:
+ * closing the pools is the plugin's job, so closing or destroying it is a no-op (reply-from only
+ * does either when told to with `destroyAgent`, which we do not).
  */
 export class LollyRouter extends Dispatcher {
-  private readonly fallback: UpstreamPool
-
-  constructor (fallback: UpstreamPool) {
-    super()
-    this.fallback = fallback
-  }
-
   override dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const call = (opts.headers as { [kProxyCall]?: ProxyCall } | null | undefined)?.[kProxyCall]
-    if (call === undefined) return this.fallback.dispatch(opts, handler)
-    return call.pool.dispatchFor(call, call.balancers, opts, handler)
+    // Our request-header hook sets the call on every request reply-from builds (reply-from-hooks.ts).
+    const call = (opts.headers as IncomingHttpHeaders & { [kFromCall]: FromCall })[kFromCall]
+    call.send(opts, classicHandler(handler))
+    return true
   }
 
   override close (): Promise<void>

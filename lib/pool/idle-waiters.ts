@@ -1,4 +1,4 @@
-import { DrainInterruptedError } from './errors.js'
+import { DrainInterruptedError } from '../errors.js'
 import type { Target } from './target.js'
 
 interface Waiter {

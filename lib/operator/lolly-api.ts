@@ -1,18 +1,20 @@
 import { EventEmitter } from 'node:events'
-import type { TargetInput } from './options/types.js'
-import type { TargetSnapshot } from './target.js'
+import type { TargetInput } from '../options/types.js'
+import type { MembershipChange, PanicChange, StateChange } from '../pool/pool-events.js'
+import type { TargetSnapshot } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
+import type { PoolDispatcher } from '../proxy/pool-dispatcher.js'
 import { TargetManager } from './target-management.js'
-import type { MembershipChange, PanicChange, StateChange, UpstreamPool } from './upstream-pool.js'
 
 /** One upstream as `app.lolly.upstreams[name]` shows it. */
 export interface UpstreamView {
   readonly name: string
   /** Plain snapshots of the pool's targets, taken when read. */
   readonly targets: TargetSnapshot[]
-  /** The pool itself: an undici dispatcher, usable as `undici.request(url, { dispatcher })`. */
-  readonly dispatcher: UpstreamPool
+  /** The pool as an undici dispatcher: `undici.request(url, { dispatcher })`. */
+  readonly dispatcher: PoolDispatcher
   /** Whether the pool is in panic mode (balancing over every target that is not disabled or draining). */
-  readonly panic: boolean
+  readonly panicking: boolean
 }
 
 export interface LollyEvents {
@@ -21,14 +23,17 @@ export interface LollyEvents {
   target: [MembershipChange]
 }
 
-/** `app.lolly`: what the plugin shows and lets you steer at runtime. */
+/**
+ * `app.lolly`: what the plugin shows and lets you steer at runtime. Its events are for you: nothing of
+ * fastify-lolly listens to them, so removing every listener breaks nothing.
+ */
 export class LollyApi extends EventEmitter<LollyEvents> {
   readonly upstreams: Readonly<Record<string, UpstreamView>>
   readonly defaultUpstream: string
   private readonly pools: UpstreamPool[]
   private readonly manager: TargetManager
 
-  constructor (pools: Map<string, UpstreamPool>, defaultUpstream: string) {
+  constructor (pools: ReadonlyMap<string, UpstreamPool>, dispatchers: ReadonlyMap<UpstreamPool, PoolDispatcher>, defaultUpstream: string) {
     super()
     this.pools = [...pools.values()]
     this.manager = new TargetManager(pools)
@@ -37,9 +42,9 @@ export class LollyApi extends EventEmitter<LollyEvents> {
     for (const pool of this.pools) {
       upstreams[pool.name] = Object.freeze({
         name: pool.name,
-        dispatcher: pool,
+        dispatcher: dispatchers.get(pool)!,
         get targets () { return pool.snapshots() },
-        get panic () { return pool.panicking }
+        get panicking () { return pool.health.panicking }
       })
     }
     this.upstreams = Object.freeze(upstreams)
@@ -50,7 +55,7 @@ export class LollyApi extends EventEmitter<LollyEvents> {
     return this.pools.flatMap((pool) => pool.snapshots())
   }
 
-  // ---- runtime management (lib/target-management.ts) ----
+  // ---- runtime management (target-management.ts) ----
 
   /** Adds a target to an upstream: a URL or `{ url, weight, backup, down, maxConnections }`. */
   addTarget (upstream: string, target: TargetInput): TargetSnapshot {
@@ -77,7 +82,7 @@ export class LollyApi extends EventEmitter<LollyEvents> {
     this.manager.disable(upstream, url)
   }
 
-  /** Changes a target's weight (1 to 1000000); during slow start the ramp follows the new weight. */
+  /** Changes a target's weight (an integer from 1 to 1000000, as in the options); during slow start the ramp follows it. */
   setWeight (upstream: string, url: string, weight: number): void {
     this.manager.setWeight(upstream, url, weight)
   }

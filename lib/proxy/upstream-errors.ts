@@ -1,4 +1,4 @@
-import { BadGatewayError, GatewayTimeoutError, UnsendableRequestError } from './errors.js'
+import { BadGatewayError, GatewayTimeoutError, UnsendableRequestError } from '../errors.js'
 
 // How an error from undici maps to what the client sees. reply-from answers 500 for a refused or reset
 // connection; a proxy should answer 502 (bad gateway) for those and 504 for timeouts, as nginx does.

@@ -1,12 +1,8 @@
-import type { Target, TargetState } from './target.js'
+import type { PoolFields, Target, TargetState } from './target.js'
 
-/** What slow start needs of its pool: a way to make the balancers read the new effective weights. */
-export interface SlowStartHost {
-  refresh (): void
-}
-
-// The ramp moves in this many steps: each one rebuilds the pool's balancers, so a step per request
-// (or per millisecond) would cost more than it smooths. nginx Plus and HAProxy ramp in similar steps.
+// The ramp moves in this many steps: each one rebuilds the pool's balancers (at the next pick), so a
+// step per request (or per millisecond) would cost more than it smooths. nginx Plus and HAProxy ramp
+// in similar steps.
 const STEPS = 10
 // Share of its weight a target starts the ramp with: above 0 so it gets some traffic to prove itself.
 const FIRST_SHARE = 0.1
@@ -26,19 +22,19 @@ export function rampedWeight (weight: number, step: number): number {
  * cold) or is added at runtime gets 10 % of its weight, rising in ten even steps to 100 % over
  * `window` ms, so caches, JIT and connection pools warm up before it takes its full share (nginx
  * slow_start, HAProxy slowstart, Envoy's slow start window). One unref'd timer per ramping target.
+ * Part of the pool: it writes the targets' effective weights, and `weightsChanged` tells the pool.
  */
 export class SlowStart {
   private readonly window: number
-  private readonly host: SlowStartHost
+  private readonly weightsChanged: () => void
   private readonly ramps = new Map<Target, Ramp>()
-  private closed = false
 
-  constructor (window: number, host: SlowStartHost) {
+  constructor (window: number, weightsChanged: () => void) {
     this.window = window
-    this.host = host
+    this.weightsChanged = weightsChanged
   }
 
-  /** Called by the pool on every transition, before it rebuilds the balancers. */
+  /** Called by the pool on every transition. */
   onStateChange (target: Target, from: TargetState, to: TargetState): void {
     if (to === 'healthy') this.begin(target)
     else if (from === 'healthy') this.stop(target)
@@ -49,17 +45,16 @@ export class SlowStart {
    * its target stops being healthy, and only a target that was not healthy becomes available.
    */
   begin (target: Target): void {
-    if (this.closed) return
     const timer = setTimeout(() => this.advance(target), this.window / STEPS)
     timer.unref()
     this.ramps.set(target, { step: 0, timer })
-    target.effectiveWeight = rampedWeight(target.weight, 0)
+    writable(target).effectiveWeight = rampedWeight(target.weight, 0)
   }
 
   /** The configured weight changed: keep the target where it is on its ramp. */
   weightChanged (target: Target): void {
     const ramp = this.ramps.get(target)
-    target.effectiveWeight = ramp === undefined ? target.weight : rampedWeight(target.weight, ramp.step)
+    writable(target).effectiveWeight = ramp === undefined ? target.weight : rampedWeight(target.weight, ramp.step)
   }
 
   /** Ends the ramp (the target stopped taking traffic, or left the pool). */
@@ -68,11 +63,11 @@ export class SlowStart {
     if (ramp === undefined) return
     clearTimeout(ramp.timer)
     this.ramps.delete(target)
-    target.effectiveWeight = target.weight
+    writable(target).effectiveWeight = target.weight
   }
 
+  /** Clears every ramp's timer; its pool's TargetHealth is closed first, so no new ramp begins. */
   close (): void {
-    this.closed = true
     for (const ramp of this.ramps.values()) clearTimeout(ramp.timer)
     this.ramps.clear()
   }
@@ -82,11 +77,15 @@ export class SlowStart {
     ramp.step++
     if (ramp.step >= STEPS) {
       this.ramps.delete(target)
-      target.effectiveWeight = target.weight
+      writable(target).effectiveWeight = target.weight
     } else {
-      target.effectiveWeight = rampedWeight(target.weight, ramp.step)
+      writable(target).effectiveWeight = rampedWeight(target.weight, ramp.step)
       ramp.timer.refresh()
     }
-    this.host.refresh()
+    this.weightsChanged()
   }
+}
+
+function writable (target: Target): PoolFields {
+  return target
 }

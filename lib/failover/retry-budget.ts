@@ -1,4 +1,4 @@
-import type { RetryBudgetSettings } from './options/retry-options.js'
+import type { RetryBudgetSettings } from '../options/retry-options.js'
 
 // Length of the sliding window over which retries are weighed against requests (Finagle's default TTL).
 const WINDOW_MS = 10_000

@@ -1,10 +1,10 @@
 import type { FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
-import type { Balancer, PickContext } from './balancers/balancer.js'
-import { createBalancer } from './balancers/create-balancer.js'
-import { hashKeyOf } from './balancers/hash-key.js'
-import type { BalancerSpec } from './options/types.js'
-import type { Target } from './target.js'
+import type { BalancerSpec } from '../options/types.js'
+import type { Target } from '../pool/target.js'
+import type { Balancer, PickContext } from './balancer.js'
+import { createBalancer } from './create-balancer.js'
+import { hashKeyOf } from './hash-key.js'
 
 // How many candidates one pick examines before it gives up on a tier. Bounds the work per request
 // when many targets are at their in-flight cap or were already tried; the balancers' walk covers a

@@ -1,14 +1,6 @@
-import type { FastifyRequest } from 'fastify'
+import { HOP_BY_HOP } from './header-names.js'
 
 type Headers = Record<string, string | string[] | number | undefined>
-
-// Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and never cross a proxy, in either
-// direction. reply-from already drops Connection and the headers it lists, and Transfer-Encoding;
-// undici refuses Keep-Alive and Upgrade outright (the request would fail with a 500).
-// Expect is not hop-by-hop, but Node's server has already answered `Expect: 100-continue` and read
-// the body before the route runs, and undici refuses to send it (UND_ERR_NOT_SUPPORTED): forwarding
-// it turned every curl upload over 1 KiB into a 502 charged to the target.
-const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'])
 
 /**
  * Removes hop-by-hop headers and every header the Connection header names. Returns the headers to
@@ -45,17 +37,4 @@ function withoutHopByHop (headers: Headers): Headers {
     if (!HOP_BY_HOP.has(name)) out[name] = headers[name]
   }
   return out
-}
-
-/**
- * Sets X-Forwarded-For/-Proto/-Host from Fastify's view of the request. Without trustProxy a
- * client-sent chain proves nothing and is replaced by the peer address. With trustProxy, `request.ips`
- * is the peer plus the hops trustProxy vouches for (up to the first untrusted one, the client):
- * exactly that chain is forwarded, oldest first, as nginx's $proxy_add_x_forwarded_for would.
- */
-export function setForwarded (request: FastifyRequest, headers: Headers): void {
-  const ips = request.ips
-  headers['x-forwarded-for'] = ips === undefined ? (request.raw.socket.remoteAddress ?? '') : ips.slice().reverse().join(', ')
-  headers['x-forwarded-proto'] = request.protocol
-  headers['x-forwarded-host'] = request.host
 }

@@ -1,14 +1,14 @@
-import { UnknownTargetError } from './errors.js'
-import { invalid } from './options/option-reader.js'
-import { readTarget, readTargetUrl } from './options/target-options.js'
-import type { Target, TargetSnapshot } from './target.js'
-import type { UpstreamPool } from './upstream-pool.js'
+import { UnknownTargetError } from '../errors.js'
+import { invalid } from '../options/option-reader.js'
+import { readTarget, readTargetUrl, readWeight } from '../options/target-options.js'
+import type { Target, TargetSnapshot } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
 
 /**
  * Runtime management behind `app.lolly.addTarget/removeTarget/drain/enable/disable/setWeight`.
  * Arguments are validated like register's options (FST_LOLLY_INVALID_OPTION naming the argument);
- * an upstream or target that does not exist is FST_LOLLY_UNKNOWN_TARGET. Every state change goes
- * through the pool's setState, so it is reported like any other (event, diagnostics channel, log).
+ * an upstream or target that does not exist is FST_LOLLY_UNKNOWN_TARGET. State changes are operator
+ * commands to the pool's TargetHealth, so they are reported like any other (event, diagnostics channel, log).
  */
 export class TargetManager {
   private readonly pools: ReadonlyMap<string, UpstreamPool>
@@ -38,7 +38,7 @@ export class TargetManager {
     const { pool, target } = this.find(upstream, url, true)
     let removal = this.removals.get(target)
     if (removal === undefined) {
-      pool.setState(target, 'draining', 'removing at runtime')
+      pool.health.drain(target, 'removing at runtime')
       removal = pool.idle.wait(target)
         .then(() => {
           pool.detachTarget(target)
@@ -57,32 +57,26 @@ export class TargetManager {
    */
   async drain (upstream: unknown, url: unknown): Promise<void> {
     const { pool, target } = this.find(upstream, url, false)
-    pool.setState(target, 'draining', 'drained at runtime')
+    pool.health.drain(target, 'drained at runtime')
     return pool.idle.wait(target)
   }
 
-  /**
-   * Puts a disabled or draining target back into service. A target that is unhealthy or ejected stays
-   * so: health decides about those, not the operator's enable.
-   */
+  /** Puts a disabled or draining target back into service (an unhealthy or ejected one stays so). */
   enable (upstream: unknown, url: unknown): void {
     const { pool, target } = this.find(upstream, url, false)
-    if (target.state === 'disabled' || target.state === 'draining') pool.setState(target, 'healthy', 'enabled at runtime')
+    pool.health.enable(target, 'enabled at runtime')
   }
 
   /** Takes a target out of service at once; its in-flight requests finish. */
   disable (upstream: unknown, url: unknown): void {
     const { pool, target } = this.find(upstream, url, false)
-    pool.setState(target, 'disabled', 'disabled at runtime')
+    pool.health.disable(target, 'disabled at runtime')
   }
 
-  /** Changes a target's weight (an integer from 1 to 1000000, as in the options). */
+  /** Changes a target's weight, within the same limits as the options. */
   setWeight (upstream: unknown, url: unknown, weight: unknown): void {
     const { pool, target } = this.find(upstream, url, false)
-    if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 1 || weight > 1_000_000) {
-      throw invalid('weight', 'an integer from 1 to 1000000', weight)
-    }
-    pool.setWeight(target, weight)
+    pool.setWeight(target, readWeight({ weight }, ''))
   }
 
   private pool (upstream: unknown): UpstreamPool {

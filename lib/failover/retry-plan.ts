@@ -1,0 +1,63 @@
+import type { RetryBudgetSettings } from '../options/retry-options.js'
+import type { RetryBudget } from './retry-budget.js'
+
+/**
+ * The retry one request has decided on: the slot it holds in its pool's retry budget, the target it
+ * goes to next, and the backoff before it starts. A request holds at most one slot, from the moment
+ * a retry is planned until the request ends; a retry that fails again passes its slot on.
+ */
+export class RetryPlan<T> {
+  private readonly budget: RetryBudget
+  private readonly settings: RetryBudgetSettings | null
+  private holdsSlot = false
+  private next: T | undefined = undefined
+  private delay = 0
+  private timer: NodeJS.Timeout | undefined = undefined
+
+  constructor (budget: RetryBudget, settings: RetryBudgetSettings | null) {
+    this.budget = budget
+    this.settings = settings
+  }
+
+  /**
+   * Plans a retry to `next` after `delay` ms if there is a target and the budget allows one more now;
+   * false, holding nothing, if not.
+   */
+  take (next: T | undefined, delay: number, now: number): boolean {
+    this.releaseSlot()
+    if (next === undefined || !this.budget.tryAcquire(this.settings, now)) return false
+    this.holdsSlot = true
+    this.next = next
+    this.delay = delay
+    return true
+  }
+
+  /** Calls `start` with the planned target, after the backoff if there is one. */
+  run (start: (next: T) => void): void {
+    const next = this.next as T
+    this.next = undefined
+    if (this.delay === 0) {
+      start(next)
+      return
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      start(next)
+    }, this.delay)
+  }
+
+  /** The request ended: its slot goes back and a backoff still running is called off. */
+  end (): void {
+    this.next = undefined
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.releaseSlot()
+  }
+
+  private releaseSlot (): void {
+    if (this.holdsSlot) {
+      this.holdsSlot = false
+      this.budget.release()
+    }
+  }
+}

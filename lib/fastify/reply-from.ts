@@ -1,0 +1,44 @@
+import type { ServerResponse } from 'node:http'
+import type { FastifyReply } from 'fastify'
+import { BadRequestTargetError } from '../errors.js'
+import { kFromCall, FromCall } from './from-call.js'
+import type { ReplyFromImpl } from './reply-from-host.js'
+import type { FromOptions, ReplyFromHooks } from './reply-from-hooks.js'
+import type { RouteDestinations } from './route-binding.js'
+
+type WithCall<T> = T & { [kFromCall]: FromCall | null }
+
+/** Builds our `reply.from`: reply-from's, sent through the route's pool, with our hooks in front of the caller's. */
+export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, destinations: RouteDestinations) {
+  return function from (this: FastifyReply, source?: string, opts?: FromOptions): FastifyReply {
+    const destination = destinations.of(this)
+    const request = this.request as WithCall<FastifyReply['request']>
+    const call = new FromCall(destination, this)
+    request[kFromCall] = call
+    request.lolly = { upstream: destination.pool.name, tries: call.log }
+    const res = this.raw as WithCall<ServerResponse>
+    res[kFromCall] = call
+    res.on('close', abortOnClientClose)
+    try {
+      return original.call(this, source, opts === undefined ? hooks.defaults : hooks.withCaller(opts))
+    } catch (err) {
+      // reply-from refuses sources that would leave the base (absolute-form targets, `//host`), and
+      // throws decodeURIComponent's URIError for malformed percent-encoding the router let through
+      // (it ignores the fragment: `/x#%zz`).
+      if ((err as Error).message === 'source must be a relative path string' || (err as { code?: string }).code === 'ERR_INVALID_URL' || err instanceof URIError) {
+        return this.send(new BadRequestTargetError(JSON.stringify(source ?? request.url)))
+      }
+      throw err
+    }
+  }
+}
+
+/**
+ * The response closed before it was complete: the client went away. The upstream request stops, its
+ * in-flight slot is given back and no target is blamed. One listener on the response, which lives
+ * as long as the request, so nothing accumulates on a keep-alive connection; the function is shared
+ * and finds the call on the response, so no closure is made per request.
+ */
+function abortOnClientClose (this: WithCall<ServerResponse>): void {
+  if (!this.writableFinished) this[kFromCall]!.clientClosed()
+}

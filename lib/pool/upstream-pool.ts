@@ -1,0 +1,222 @@
+import type { FastifyRequest } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { BalancerSet, Exclusion } from '../balancers/balancer-set.js'
+import { PoolClosedError } from '../errors.js'
+import { RetryBudget } from '../failover/retry-budget.js'
+import { TargetHealth, type HealthHost } from '../health/target-health.js'
+import type { BalancerSpec, NormalizedTarget, NormalizedUpstream } from '../options/types.js'
+import { BalancerSets } from './balancer-sets.js'
+import { IdleWaiters } from './idle-waiters.js'
+import { PoolObservers, type PanicChange, type PoolObserver, type StateChange, type TryRecord } from './pool-events.js'
+import { SlowStart } from './slow-start.js'
+import { Target, type PoolFields, type TargetSnapshot } from './target.js'
+
+// Statuses that count as a target failure (the snapshot's `failures`) when passive health is off.
+const FAILURE_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
+// Weight of the newest sample in the latency EWMA: about the last 10 responses dominate.
+const LATENCY_ALPHA = 0.1
+
+/**
+ * One upstream's targets: who they are (membership), what they carry (in-flight counts, traffic
+ * accounting, weights) and which of them a request may go to (its balancer sets, rebuilt lazily).
+ * Health rules belong to its TargetHealth, the proxy path to lib/proxy; both come here to pick a
+ * target and to report what a try did. Everything that happens is told to its observers.
+ */
+export class UpstreamPool implements HealthHost {
+  readonly name: string
+  readonly config: NormalizedUpstream
+  readonly targets: readonly Target[] = []
+  /** The one writer of the targets' state (lib/health/target-health.ts). */
+  readonly health: TargetHealth
+  /** Retries in flight, bounded by `retry.budget` (the proxy path takes and gives back slots). */
+  readonly retryBudget = new RetryBudget()
+  /** Waiters of drain() and removeTarget(). */
+  readonly idle = new IdleWaiters()
+  /** The pool's own balancing policy; routes may add others through `balancerSet`. */
+  readonly balancers: BalancerSet
+  private readonly sets = new BalancerSets()
+  private readonly observers = new PoolObservers()
+  private readonly byUrl = new Map<string, Target>()
+  private readonly failureStatuses: ReadonlySet<number>
+  private readonly slowStart: SlowStart | undefined
+  private closing: Promise<void> | undefined = undefined
+  private destroying: Promise<void> | undefined = undefined
+
+  constructor (config: NormalizedUpstream) {
+    this.name = config.name
+    this.config = config
+    this.failureStatuses = config.passive === false ? FAILURE_STATUSES : new Set(config.passive.statuses)
+    this.health = new TargetHealth({ upstream: config.name, passive: config.passive, healthCheck: config.healthCheck, panicPercent: config.panicPercent }, this)
+    this.slowStart = config.slowStart === 0 ? undefined : new SlowStart(config.slowStart, () => this.sets.invalidate())
+    for (const targetConfig of config.targets) this.admit(targetConfig)
+    this.balancers = this.sets.get(config.balancer)
+  }
+
+  /** Whether the pool was closed or destroyed: it takes no new request. */
+  get closed (): boolean {
+    return this.closing !== undefined || this.destroying !== undefined
+  }
+
+  /** Adds an observer (told before the one set by observeLast); the returned function removes it. */
+  observe (observer: PoolObserver): () => void {
+    return this.observers.add(observer)
+  }
+
+  /** Sets the observer told after every other: the public emitter, whose listeners are user code. */
+  observeLast (observer: PoolObserver): void {
+    this.observers.setLast(observer)
+  }
+
+  target (url: string): Target | undefined {
+    return this.byUrl.get(url)
+  }
+
+  snapshots (): TargetSnapshot[] {
+    return this.targets.map((target) => target.snapshot())
+  }
+
+  /** The balancer set for a policy, shared by every route that asks for the same one. */
+  balancerSet (spec: BalancerSpec): BalancerSet {
+    return this.sets.get(spec)
+  }
+
+  // ---- picking, for the proxy path ----
+
+  /** A target of `set` that can take the request and that `exclusion` allows; undefined when none can. */
+  pick (set: BalancerSet, request: FastifyRequest | undefined, opts: Dispatcher.DispatchOptions, exclusion: Exclusion): Target | undefined {
+    this.sets.refresh(this.targets, this.health.panicking)
+    return set.pick(request, opts, exclusion)
+  }
+
+  /** Whether `target` may take a new request now (a retry planned before a backoff checks again). */
+  canTake (target: Target): boolean {
+    this.sets.refresh(this.targets, this.health.panicking)
+    return target.canTake()
+  }
+
+  // ---- what each try did, reported by the proxy path ----
+
+  tryStarted (target: Target): void {
+    const fields = writable(target)
+    fields.inflight++
+    fields.requests++
+    this.sets.loadChanged(target)
+  }
+
+  tryEnded (target: Target): void {
+    writable(target).inflight--
+    this.sets.loadChanged(target)
+    this.idle.ended(target)
+  }
+
+  /** A try got response headers after `durationMs`: a failure if the status is one passive health counts. */
+  tryAnswered (target: Target, status: number, durationMs: number): void {
+    const fields = writable(target)
+    fields.latencyMs = target.latencyMs < 0 ? durationMs : target.latencyMs + LATENCY_ALPHA * (durationMs - target.latencyMs)
+    if (this.failureStatuses.has(status)) {
+      fields.failures++
+      fields.consecutiveFailures++
+      this.health.trafficFailed(target, undefined, status)
+    } else {
+      fields.consecutiveFailures = 0
+      this.health.trafficSucceeded(target)
+    }
+  }
+
+  /** A try failed without (or after) response headers: connection error, reset, timeout. */
+  tryFailed (target: Target, reason: string): void {
+    const fields = writable(target)
+    fields.failures++
+    fields.consecutiveFailures++
+    this.health.trafficFailed(target, reason, 0)
+  }
+
+  /** The target asked not to be sent requests before `until` (Retry-After on a 503). */
+  holdOff (target: Target, until: number): void {
+    writable(target).retryAfterUntil = until
+  }
+
+  /** A request ended; its tries are tries[from] up to tries[to]. */
+  requestSettled (tries: readonly TryRecord[], from: number, to: number): void {
+    this.observers.requestSettled(this.name, tries, from, to)
+  }
+
+  // ---- what TargetHealth tells the pool ----
+
+  transitioned (target: Target, change: StateChange, panic: PanicChange | undefined): void {
+    this.slowStart?.onStateChange(target, change.from, change.to)
+    if (change.to === 'healthy') this.idle.interrupt(target, this.name, `${target.url} became healthy (${change.reason})`)
+    this.sets.invalidate()
+    if (panic !== undefined) this.observers.panicChanged(panic)
+    this.observers.stateChanged(change, target)
+  }
+
+  // ---- runtime membership and weights (validated by lib/operator/target-management.ts) ----
+
+  /** Adds a target; it takes traffic at once (through slow start when configured) unless born otherwise. */
+  addTarget (config: NormalizedTarget): Target {
+    if (this.closed) throw new PoolClosedError(this.name)
+    const { target, panic } = this.admit(config)
+    if (target.state === 'healthy') this.slowStart?.begin(target)
+    if (panic !== undefined) this.observers.panicChanged(panic)
+    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'added', at: Date.now() }, target)
+    return target
+  }
+
+  /** Forgets a target that takes no traffic any more; its dispatcher is the caller's to close. */
+  detachTarget (target: Target): void {
+    const targets = this.targets as Target[]
+    const at = targets.indexOf(target)
+    if (at === -1) return
+    targets.splice(at, 1)
+    for (let i = at; i < targets.length; i++) writable(targets[i]).index = i
+    this.byUrl.delete(target.url)
+    this.slowStart?.stop(target)
+    const panic = this.health.forget(target)
+    this.sets.invalidate()
+    if (panic !== undefined) this.observers.panicChanged(panic)
+    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'removed', at: Date.now() }, target)
+  }
+
+  setWeight (target: Target, weight: number): void {
+    writable(target).weight = weight
+    if (this.slowStart === undefined) writable(target).effectiveWeight = weight
+    else this.slowStart.weightChanged(target)
+    this.sets.invalidate()
+  }
+
+  private admit (config: NormalizedTarget): { target: Target, panic: PanicChange | undefined } {
+    const target = new Target(config, this.name, this.config, this.health.initialState(config), Date.now())
+    writable(target).index = this.targets.length
+    ;(this.targets as Target[]).push(target)
+    this.byUrl.set(target.url, target)
+    this.sets.invalidate()
+    return { target, panic: this.health.admit(target) }
+  }
+
+  // ---- lifecycle ----
+
+  /** Stops taking requests, lets those in flight finish, closes every target's connections. Idempotent. */
+  close (): Promise<void> {
+    this.stopTimers()
+    this.closing ??= this.destroying ?? Promise.all(this.targets.map((target) => target.dispatcher.destroyed ? undefined : target.dispatcher.close())).then(() => {})
+    return this.closing
+  }
+
+  /** Aborts every request in flight and closes every connection. Idempotent. */
+  destroy (err: Error | null): Promise<void> {
+    this.stopTimers()
+    this.destroying ??= Promise.all(this.targets.map((target) => target.dispatcher.destroy(err))).then(() => {})
+    return this.destroying
+  }
+
+  /** Ejection and slow-start timers: nothing changes state after the pool closed. */
+  private stopTimers (): void {
+    this.health.close()
+    this.slowStart?.close()
+  }
+}
+
+function writable (target: Target): PoolFields {
+  return target
+}

@@ -1,0 +1,292 @@
+import { performance } from 'node:perf_hooks'
+import type { FastifyRequest } from 'fastify'
+import { errors as undiciErrors, type Dispatcher } from 'undici'
+import type { BalancerSet, Exclusion } from '../balancers/balancer-set.js'
+import { NoAvailableTargetError } from '../errors.js'
+import { retryDelay, type TryFailure } from '../failover/failover-policy.js'
+import { findRetryAfter, retryAfterUntil } from '../failover/retry-after.js'
+import { RetryPlan } from '../failover/retry-plan.js'
+import type { NormalizedRetry } from '../options/retry-options.js'
+import { CLIENT_ABORTED, type TryRecord } from '../pool/pool-events.js'
+import type { Target } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
+import type { Abortable, Destination, SettleListener } from './destination.js'
+import { ProxyTry, type Abort, type TryOwner } from './proxy-try.js'
+import { failureReason, isProxySide, isRequestSide, toProxyError, toRequestError } from './upstream-errors.js'
+
+type Handler = Dispatcher.DispatchHandler
+// The classic handler methods as undici's Client calls them (its typings lag behind the runtime).
+type OnConnect = (abort: Abort, context?: object) => void
+type OnHeaders = (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string) => boolean
+
+/** What the caller's abort function holds: the request until it settles, then nothing. */
+class CallerLink {
+  request: ProxiedRequest | undefined
+  constructor (request: ProxiedRequest) {
+    this.request = request
+  }
+}
+
+/**
+ * One request through a pool, from its first try to the one answer (or error) its caller gets: it
+ * settles exactly once. Each try is an object of its own (proxy-try.ts); this moves a failed request
+ * on to another target (failover, as failover-policy.ts decides and the pool's retry budget allows)
+ * and passes the answer it settles on to the caller's handler (reply-from's, or any undici consumer's).
+ *
+ * Nothing reaches the caller's handler before a try's answer is chosen ("committed"): a try that
+ * fails before that, or answers with a retried status, is retried elsewhere and the caller never
+ * hears of it. After the commit there is no retry.
+ *
+ * Its tries go to `log`, which a caller's retry of the same call (reply-from's `retryDelay`) shares: that
+ * retry is a request of its own, whose first pick may go back to a target the log tried when there is
+ * no other.
+ */
+export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
+  private readonly pool: UpstreamPool
+  private readonly balancers: BalancerSet
+  private readonly retry: NormalizedRetry
+  private readonly log: TryRecord[]
+  private readonly request: FastifyRequest | undefined
+  private readonly listener: SettleListener | undefined
+  /** Where this request's tries start in the log. */
+  private readonly from: number
+  private opts!: Dispatcher.DispatchOptions
+  private handler!: Handler
+  /** The try in flight; undefined between tries. */
+  private attempt: ProxyTry | undefined = undefined
+  private firstStartedAt = 0
+  /** Wall clock of the current pick, for targets' Retry-After. */
+  private now = 0
+  /** Picking may go back to a target the log tried: the first pick of a caller's retry, or retry.sameTarget. */
+  private repeating = false
+  private callerLink: CallerLink | undefined = undefined
+  /** The caller's handler has its answer (onHeaders): no retry from here on. */
+  private committed = false
+  private settled = false
+  private abortedByClient = false
+  /** Tries this request added to the log. */
+  private tried = 0
+  /** The retry planned while a failed try ends; made at the first one. */
+  private plan: RetryPlan<Target> | undefined = undefined
+  private readonly timeouts: { headersTimeout: number | undefined, bodyTimeout: number | undefined } | undefined
+
+  constructor (destination: Destination, log: TryRecord[], request?: FastifyRequest, listener?: SettleListener) {
+    this.pool = destination.pool
+    this.balancers = destination.balancers
+    this.retry = destination.settings.retry
+    this.log = log
+    this.from = log.length
+    this.request = request
+    this.listener = listener
+    const { headersTimeout, bodyTimeout } = destination.settings
+    // Per-route timeouts apply unless the caller set its own for this request (reply.from's `timeout`).
+    this.timeouts = headersTimeout === undefined && bodyTimeout === undefined ? undefined : { headersTimeout, bodyTimeout }
+  }
+
+  /** Sends the request to its first target, or fails it at once when no target can take it. */
+  start (opts: Dispatcher.DispatchOptions, handler: Handler): void {
+    const timeouts = this.timeouts
+    if (timeouts !== undefined && (opts.headersTimeout == null || opts.bodyTimeout == null)) {
+      opts = { ...opts, headersTimeout: opts.headersTimeout ?? timeouts.headersTimeout, bodyTimeout: opts.bodyTimeout ?? timeouts.bodyTimeout }
+    }
+    this.opts = opts
+    this.handler = handler
+    this.firstStartedAt = performance.now()
+    this.pool.retryBudget.recordRequest(this.firstStartedAt)
+    // A caller's retry: its first pick may go back to a target the call tried, when no other can take it.
+    const target = this.pick(this.from > 0)
+    if (target === undefined) this.fail(new NoAvailableTargetError(this.pool.name))
+    else this.send(target)
+  }
+
+  /**
+   * The client went away (or the caller's handler gave up): stop the try in flight without holding
+   * it against the target, give its in-flight slot back, and tell the caller's handler once.
+   */
+  abort (reason?: Error): void {
+    if (this.abortedByClient || this.settled) return
+    this.abortedByClient = true
+    const err = reason ?? new undiciErrors.RequestAbortedError()
+    const attempt = this.attempt
+    if (attempt !== undefined) {
+      // undici reports the abort (onError) at once, which settles the request (see tryFailed).
+      if (attempt.connected) return attempt.abort(err)
+      // Not connected yet: whatever undici says of it later reaches nobody.
+      this.attempt = undefined
+      attempt.letGo()
+      this.record(attempt, undefined, CLIENT_ABORTED)
+    }
+    this.fail(err)
+  }
+
+  /**
+   * Used by the balancers: a request never goes to the same target twice, nor to a target whose
+   * Retry-After has not passed. Bounded by the number of tries (1 + retry.attempts), so O(1).
+   */
+  excludes (target: Target): boolean {
+    if (target.retryAfterUntil > this.now) return true
+    if (this.repeating) return false
+    const log = this.log
+    for (let i = 0; i < log.length; i++) if (log[i].target === target.url) return true
+    return false
+  }
+
+  // ---- what the try in flight reports ----
+
+  tryConnected (_attempt: ProxyTry, context: object | undefined): void {
+    if (this.callerLink !== undefined) return
+    // The caller's handler keeps this function as long as the response body lives (undici hands it
+    // to the body stream). It reaches the request through a link that settle() cuts, so a finished
+    // request's whole graph (options, headers, handler) is garbage at once instead of surviving
+    // into the old generation: measured, that was most of the proxy's GC cost.
+    const link = this.callerLink = new CallerLink(this)
+    ;(this.handler.onConnect as OnConnect)((reason?: Error) => link.request?.abort(reason), context)
+  }
+
+  tryResponseStarted (): void {
+    this.handler.onResponseStarted?.()
+  }
+
+  tryHeaders (attempt: ProxyTry, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string | undefined): boolean {
+    const handler = this.handler
+    // 1xx (100 Continue, 103 Early Hints) come before the real answer.
+    if (statusCode < 200) return (handler.onHeaders as OnHeaders)(statusCode, rawHeaders, resume, statusMessage)
+    const target = attempt.target
+    const durationMs = this.record(attempt, statusCode, undefined)
+    this.pool.tryAnswered(target, statusCode, durationMs)
+    if (statusCode === 503 && this.retry.maxRetryAfter > 0) this.noteRetryAfter(target, rawHeaders)
+    if (this.retry.statuses.has(statusCode) && this.planRetry({ status: statusCode })) {
+      attempt.discard()
+      return true
+    }
+    this.committed = true
+    return (handler.onHeaders as OnHeaders)(statusCode, rawHeaders, resume, statusMessage)
+  }
+
+  tryData (chunk: Buffer): boolean {
+    return this.handler.onData!(chunk)
+  }
+
+  tryComplete (attempt: ProxyTry, trailers: string[] | null): void {
+    this.attempt = undefined
+    if (attempt.discarded) return this.sendNext()
+    this.settle()
+    this.handler.onComplete!(trailers)
+  }
+
+  tryUpgrade (attempt: ProxyTry, statusCode: number, rawHeaders: unknown, socket: unknown): void {
+    this.attempt = undefined
+    this.record(attempt, statusCode, undefined)
+    this.committed = true
+    this.settle()
+    ;(this.handler.onUpgrade as (s: number, h: unknown, socket: unknown) => void)(statusCode, rawHeaders, socket)
+  }
+
+  tryFailed (attempt: ProxyTry, err: Error): void {
+    this.attempt = undefined
+    const target = attempt.target
+    if (this.abortedByClient) {
+      // The client went away: not the target's fault. A try that had answered keeps its status as its record.
+      if (!this.committed && !attempt.discarded) this.record(attempt, undefined, CLIENT_ABORTED)
+      return this.fail(err)
+    }
+    // The retried answer's body broke off, or was cut (too large): its status already counted.
+    if (attempt.discarded) return this.sendNext()
+    const reason = failureReason(err)
+    if (isRequestSide(err)) {
+      // undici refused the request as built (say, a header a route copied from client input): the
+      // target never saw it, so it is not charged, and no other target would take it either.
+      this.record(attempt, undefined, reason)
+      return this.fail(toRequestError(err))
+    }
+    if (isProxySide(err)) {
+      this.record(attempt, undefined, reason)
+      return this.fail(toProxyError(err, target.url))
+    }
+    this.pool.tryFailed(target, reason)
+    // The body broke off after the headers went on: the status is already with the client.
+    if (this.committed) return this.fail(err)
+    this.record(attempt, undefined, reason)
+    if (this.planRetry({ error: err, connected: attempt.connected })) return this.sendNext()
+    this.fail(toProxyError(err, target.url))
+  }
+
+  // ---- failover ----
+
+  /**
+   * Decides the retry of a failed try (failover-policy.ts), picks its target and takes a retry-budget
+   * slot; false, with nothing held, if any of them says no.
+   */
+  private planRetry (failure: TryFailure): boolean {
+    const now = performance.now()
+    const context = { method: this.opts.method, body: this.opts.body, tries: this.log.length, elapsedMs: now - this.firstStartedAt }
+    const delay = retryDelay(this.retry, failure, context, Math.random())
+    if (delay < 0) return false
+    this.plan ??= new RetryPlan(this.pool.retryBudget, this.retry.budget)
+    return this.plan.take(this.pick(false), delay, now)
+  }
+
+  /** Starts the planned retry, after its backoff. */
+  private sendNext (): void {
+    this.plan!.run((next) => {
+      // The target picked when the try failed may have gone out meanwhile (backoff, a drained body).
+      const target = this.pool.canTake(next) ? next : this.pick(false)
+      // The failed try's answer was dropped or its error is stale: no target can take the request now.
+      if (target === undefined) this.fail(new NoAvailableTargetError(this.pool.name))
+      else this.send(target)
+    })
+  }
+
+  private pick (mayRepeat: boolean): Target | undefined {
+    this.now = Date.now()
+    const pool = this.pool
+    let target = pool.pick(this.balancers, this.request, this.opts, this)
+    if (target === undefined && (mayRepeat || this.retry.sameTarget) && this.log.length > 0) {
+      // No target left that was not tried: the only one that can take traffic may be tried again.
+      this.repeating = true
+      target = pool.pick(this.balancers, this.request, this.opts, this)
+      this.repeating = false
+    }
+    return target
+  }
+
+  private send (target: Target): void {
+    const attempt = this.attempt = new ProxyTry(this, this.pool, target)
+    let opts = this.opts
+    const headers = opts.headers as Record<string, unknown> | null | undefined
+    // reply-from addresses the pool by a placeholder origin; the target is told its own host.
+    if (headers != null && typeof headers.host === 'string') headers.host = target.host
+    if (target.basePath !== '') opts = { ...opts, path: target.basePath + opts.path }
+    target.dispatcher.dispatch(opts, attempt)
+  }
+
+  private noteRetryAfter (target: Target, rawHeaders: Buffer[]): void {
+    const until = retryAfterUntil(findRetryAfter(rawHeaders), Date.now(), this.retry.maxRetryAfter)
+    if (until !== undefined) this.pool.holdOff(target, until)
+  }
+
+  /** Adds the try's record to the log; returns its duration. */
+  private record (attempt: ProxyTry, status: number | undefined, error: string | undefined): number {
+    const durationMs = performance.now() - attempt.startedAt
+    this.tried++
+    this.log.push(status === undefined ? { target: attempt.target.url, error, durationMs } : { target: attempt.target.url, status, durationMs })
+    return durationMs
+  }
+
+  // ---- the end ----
+
+  private fail (err: Error): void {
+    this.settle()
+    this.handler.onError!(err)
+  }
+
+  private settle (): void {
+    this.settled = true
+    if (this.callerLink !== undefined) this.callerLink.request = undefined
+    this.plan?.end()
+    // Every try has its record by now, a client abort's included. Tries after this request's own
+    // are a caller's retry's, which reports them itself.
+    this.pool.requestSettled(this.log, this.from, this.from + this.tried)
+    this.listener?.settled(this)
+  }
+}

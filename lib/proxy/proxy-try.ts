@@ -1,0 +1,123 @@
+import { performance } from 'node:perf_hooks'
+import type { Dispatcher } from 'undici'
+import type { Target } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
+
+export type Abort = (reason?: Error) => void
+
+// A retried answer's body is read to its end so its keep-alive connection is kept; past this many
+// bytes the connection is cut instead: waiting for a large error page delays the retry.
+const MAX_DISCARD_BYTES = 64 * 1024
+const DISCARD_LIMIT = new Error('discarded response body too large')
+// What undici is told when a try that was let go of connects after all: nobody waits for it.
+const LET_GO = new Error('the request let go of this try')
+
+/** What a try reports to the request it belongs to. */
+export interface TryOwner {
+  tryConnected (attempt: ProxyTry, context: object | undefined): void
+  tryResponseStarted (): void
+  tryHeaders (attempt: ProxyTry, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string | undefined): boolean
+  tryData (chunk: Buffer): boolean
+  tryComplete (attempt: ProxyTry, trailers: string[] | null): void
+  tryUpgrade (attempt: ProxyTry, statusCode: number, rawHeaders: unknown, socket: unknown): void
+  tryFailed (attempt: ProxyTry, err: Error): void
+}
+
+/**
+ * One try of a request on one target: the undici handler of that request alone (the classic API,
+ * the one undici's Client runs internally, so undici wraps nothing on the way). It holds the target's
+ * in-flight slot from its start to its end, exactly once, and passes what undici says to its owner
+ * until it ends or the owner lets go of it: a late callback of an old try reaches nobody.
+ */
+export class ProxyTry implements Dispatcher.DispatchHandler {
+  readonly target: Target
+  readonly startedAt = performance.now()
+  private readonly pool: UpstreamPool
+  private owner: TryOwner | null
+  private abortRequest: Abort | undefined = undefined
+  /** The answer is a retried one: its body is read and dropped, then the owner moves on. */
+  private discarding = false
+  private discardedBytes = 0
+
+  constructor (owner: TryOwner, pool: UpstreamPool, target: Target) {
+    this.owner = owner
+    this.pool = pool
+    this.target = target
+    pool.tryStarted(target)
+  }
+
+  /** undici opened the connection and started sending the request (its onConnect ran). */
+  get connected (): boolean {
+    return this.abortRequest !== undefined
+  }
+
+  /** Whether the answer being read is a retried one, dropped. */
+  get discarded (): boolean {
+    return this.discarding
+  }
+
+  /** Drop this answer's body (up to 64 KiB, then cut the connection); the owner hears when it ends. */
+  discard (): void {
+    this.discarding = true
+  }
+
+  /** Cuts the try now; undici reports it (onError) before this returns. Only while connected. */
+  abort (reason: Error): void {
+    this.abortRequest!(reason)
+  }
+
+  /** The owner no longer waits for this try (it has not connected): its slot is given back now. */
+  letGo (): void {
+    this.end()
+  }
+
+  onConnect (abort: Abort, context?: object): void {
+    const owner = this.owner
+    if (owner === null) {
+      abort(LET_GO)
+      return
+    }
+    this.abortRequest = abort
+    owner.tryConnected(this, context)
+  }
+
+  onResponseStarted (): void {
+    this.owner!.tryResponseStarted()
+  }
+
+  onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string): boolean {
+    return this.owner!.tryHeaders(this, statusCode, rawHeaders, resume, statusMessage)
+  }
+
+  onData (chunk: Buffer): boolean {
+    if (this.discarding) {
+      this.discardedBytes += chunk.length
+      if (this.discardedBytes > MAX_DISCARD_BYTES) this.abortRequest!(DISCARD_LIMIT)
+      return true
+    }
+    return this.owner!.tryData(chunk)
+  }
+
+  onComplete (trailers: string[] | null): void {
+    this.end()!.tryComplete(this, trailers)
+  }
+
+  onUpgrade (statusCode: number, rawHeaders: unknown, socket: unknown): void {
+    this.end()!.tryUpgrade(this, statusCode, rawHeaders, socket)
+  }
+
+  onError (err: Error): void {
+    // A try that was let go of, cut when it connected: nobody to tell.
+    this.end()?.tryFailed(this, err)
+  }
+
+  /** Gives the target's slot back, once; returns the owner to report to (null if the try was let go of). */
+  private end (): TryOwner | null {
+    const owner = this.owner
+    if (owner !== null) {
+      this.owner = null
+      this.pool.tryEnded(this.target)
+    }
+    return owner
+  }
+}
