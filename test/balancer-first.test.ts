@@ -12,7 +12,7 @@ test('first: everything goes to the first target that can take it, in declared o
   const targets = makeTargets(t, [{ maxConnections: 2 }, { weight: 10, maxConnections: 1 }, {}])
   const set = balancerSet('first', targets)
   const pickAndBegin = () => {
-    const target = set.pick(undefined, request(), undefined)!
+    const target = set.pick(set.keyOf(undefined, request()), undefined)!
     writable(target).inflight++
     set.onLoadChange(target)
     return targets.indexOf(target)

@@ -31,7 +31,7 @@ test('random: a full target\'s overflow spreads by weight, not onto its neighbou
   writable(targets[0]).inflight = 1
   set.onLoadChange(targets[0])
   const counts = [0, 0, 0, 0]
-  for (let i = 0; i < 40_000; i++) counts[targets.indexOf(set.pick(undefined, request(), undefined)!)]++
+  for (let i = 0; i < 40_000; i++) counts[targets.indexOf(set.pick(set.keyOf(undefined, request()), undefined)!)]++
   // 1:1:2 among the three that can take requests; sd of a share over 40 000 is at most 0.0025.
   const shares = counts.map((count) => count / 40_000)
   t.equal(counts[0], 0, 'the full target gets nothing')

@@ -123,6 +123,21 @@ test('a target that went out during the backoff is replaced, or the client gets 
   t.equal(pool2.retryBudget.active, 0)
 })
 
+test('a target removed during the backoff is replaced too: its retry never goes to closed connections', async (t) => {
+  stubRandom(t, 0.99)
+  const refused = `http://127.0.0.1:${await closedPort()}`
+  const [b, c] = await upstreams(t, startUpstream('b'), startUpstream('c'))
+  const app = await setup(t, [refused, b.url, c.url], { balancer: 'first', retry: { backoff: 100 } })
+  const pending = app.inject('/x')
+  let removed: Promise<void> | undefined
+  setTimeout(() => { removed = app.lolly.removeTarget('default', b.url) }, 40)
+  const res = await pending
+  await removed
+  t.equal(res.statusCode, 200)
+  t.equal(res.body, 'c GET /x', 'b was planned and removed, c took it')
+  t.equal(b.hits.length, 0)
+})
+
 test('the budget weighs retries against the requests of the last 10 seconds', async (t) => {
   const settings = { ratio: 0.2, minConcurrency: 0 }
   const budget = new RetryBudget()

@@ -1,6 +1,7 @@
 import { test } from 'tap'
 import http from 'node:http'
 import Fastify from 'fastify'
+import { request } from 'undici'
 import lolly from '../lib/index.js'
 import { startUpstream, type UpstreamHandler } from './helpers/upstreams.js'
 import { inflight } from './helpers/gateway.js'
@@ -61,6 +62,22 @@ test('a caller\'s retry that comes while the answer\'s body still streams runs o
   t.equal(target().inflight, 0, 'the streaming answers the caller left ended their tries')
   t.equal(inflight(app), 0)
   t.same(tries, [503, 503, 200], 'one list of tries for the request')
+})
+
+test('an answer a caller\'s retry replaced is let go of once the response is sent, however large its body', async (t) => {
+  // Far more than undici buffers for a body nobody reads: it stops reading and waits.
+  const large = await startUpstream('large', (_req, res) => { res.statusCode = 503; res.end(Buffer.alloc(4 * 1024 * 1024)) })
+  const fine = await startUpstream('fine')
+  const app = Fastify()
+  await app.register(lolly, { targets: [large.url, fine.url], balancer: 'first', passive: false, retry: { on: ['connect-error'] } })
+  app.get('/*', (_req, reply) => reply.from(undefined, { retryDelay: ({ attempt }) => attempt < 1 ? 1 : null }))
+  t.teardown(async () => { await app.close(); await large.close(); await fine.close() })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const res = await request(`${app.listeningOrigin}/x`)
+  t.equal(await res.body.text(), 'fine GET /x')
+  const deadline = Date.now() + 3000
+  while (inflight(app) !== 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.equal(inflight(app), 0, 'the replaced answer\'s try ended')
 })
 
 test('a caller\'s retry goes back to a tried target for its first pick only, not for the failover inside it', async (t) => {

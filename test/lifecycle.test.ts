@@ -59,6 +59,19 @@ test('the pool is an undici dispatcher usable outside Fastify, and refuses work 
   await new Promise<void>((resolve) => dispatcher.close(resolve))
 })
 
+test('reply.from() through a closed pool answers 503 FST_LOLLY_POOL_CLOSED, sending nothing', async (t) => {
+  const up = await startUpstreams(1)
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await up[0].close() })
+  await app.register(lolly, { targets: [up[0].url] })
+  app.get('/*', (_req, reply) => reply.from())
+  await app.lolly.upstreams.default.dispatcher.close()
+  const res = await app.inject('/x')
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'FST_LOLLY_POOL_CLOSED')
+  t.equal(up[0].hits.length, 0)
+})
+
 test('destroy() tears down every target connection at once', async (t) => {
   const ups = await startUpstreams(1)
   const app = Fastify()

@@ -105,3 +105,16 @@ test('adding a target can end panic and removing one can start it, reported like
   t.same(panics, [true, false, true])
   t.equal(rig.app.lolly.upstreams.default.panicking, true)
 })
+
+test('a pool that starts in panic (targets born unhealthy) says so once the app is ready', async (t) => {
+  const ups = await startUpstreams(2)
+  const rig = await buildRig({ targets: ups.map((u) => u.url), panicPercent: 50, healthCheck: { initialState: 'unhealthy', interval: 60_000 } })
+  t.teardown(async () => { await rig.app.close(); await Promise.all(ups.map((u) => u.close())) })
+  const panics: Array<[boolean, number, number]> = []
+  rig.app.lolly.on('panic', (change) => panics.push([change.panicking, change.available, change.eligible]))
+  t.equal(rig.app.lolly.upstreams.default.panicking, true, 'in panic from the start')
+  await rig.app.ready()
+  t.same(panics, [[true, 0, 2]], 'announced once, when the app is ready')
+  t.match(rig.logs.filter((line) => typeof line.panicking === 'boolean').map((line) => line.msg),
+    ['lolly: upstream default is in panic mode: 0 of 2 targets available, balancing over all of them'])
+})

@@ -28,7 +28,7 @@ export class BalancerSet {
   /** Whether its balancers want onLoadChange: the pool tells only those sets of every request. */
   readonly followsLoad: boolean
   // Reused for every pick: picks are synchronous, so one context per set is enough and allocates nothing.
-  private readonly ctx: PickContext = { request: undefined, key: '' }
+  private readonly ctx: PickContext = { key: '' }
 
   constructor (spec: BalancerSpec) {
     this.spec = spec
@@ -48,14 +48,20 @@ export class BalancerSet {
     if (tier.onLoadChange !== undefined) tier.onLoadChange(target)
   }
 
-  /** Picks a target that can take the request: a primary if any can, else a backup. */
-  pick (request: FastifyRequest | undefined, opts: Dispatcher.DispatchOptions, exclusion: Exclusion | undefined): Target | undefined {
+  /**
+   * The request's hash key ('' unless the set hashes): once per request, not per try, so every try
+   * hashes the same key and a hash function of the user's runs once (and, if it throws, before
+   * anything was sent).
+   */
+  keyOf (request: FastifyRequest | undefined, opts: Dispatcher.DispatchOptions): string {
+    return this.hashes ? hashKeyOf(this.spec.hashKey, request, opts) : ''
+  }
+
+  /** Picks a target that can take the request with hash key `key`: a primary if any can, else a backup. */
+  pick (key: string, exclusion: Exclusion | undefined): Target | undefined {
     const ctx = this.ctx
-    ctx.request = request
-    ctx.key = this.hashes ? hashKeyOf(this.spec.hashKey, request, opts) : ''
-    const target = pickFromTier(this.primary, ctx, exclusion) ?? pickFromTier(this.backup, ctx, exclusion)
-    ctx.request = undefined
-    return target
+    ctx.key = key
+    return pickFromTier(this.primary, ctx, exclusion) ?? pickFromTier(this.backup, ctx, exclusion)
   }
 }
 

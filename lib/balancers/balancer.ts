@@ -1,10 +1,7 @@
-import type { FastifyRequest } from 'fastify'
 import type { Target } from '../pool/target.js'
 
 /** What a pick may look at besides the targets: the hash key of the request, when the balancer hashes. */
 export interface PickContext {
-  /** The Fastify request, when the pick is for one (absent for direct dispatcher use). */
-  request: FastifyRequest | undefined
   /** Hash key, computed once per request by hash balancers (see hash-key.ts). */
   key: string
 }

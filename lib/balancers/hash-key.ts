@@ -11,19 +11,42 @@ type Headers = Record<string, string | string[] | undefined>
  * dispatch options; 'ip' and functions then hash to '' (every such request maps to one target).
  */
 export function hashKeyOf (hashKey: HashKey, request: FastifyRequest | undefined, opts: Dispatcher.DispatchOptions): string {
-  const headers = (request === undefined ? opts.headers : request.headers) as Headers | undefined
   switch (hashKey.kind) {
     case 'ip':
       return request === undefined ? '' : request.ip
     case 'url':
       return request === undefined ? opts.path : request.url
     case 'header':
-      return firstValue(headers?.[hashKey.name])
+      return firstValue(request === undefined ? dispatchHeader(opts.headers, hashKey.name) : request.headers[hashKey.name])
     case 'cookie':
-      return cookieValue(firstValue(headers?.cookie), hashKey.name)
+      return cookieValue(firstValue(request === undefined ? dispatchHeader(opts.headers, 'cookie') : request.headers.cookie), hashKey.name)
     case 'function':
       return request === undefined ? '' : String(hashKey.fn(request))
   }
+}
+
+/**
+ * A header of dispatch options, in any of the forms undici takes: an object (names in any case), a
+ * flat array of names and values, or an iterable of [name, value] pairs. `name` is lower case.
+ */
+function dispatchHeader (headers: Dispatcher.DispatchOptions['headers'], name: string): string | string[] | undefined {
+  if (headers == null) return undefined
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) {
+      if (String(headers[i]).toLowerCase() === name) return headers[i + 1] as string
+    }
+    return undefined
+  }
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [key, value] of headers as Iterable<[string, string | string[] | undefined]>) {
+      if (key.toLowerCase() === name) return value
+    }
+    return undefined
+  }
+  const object = headers as Headers
+  if (object[name] !== undefined) return object[name]
+  for (const key in object) if (key.toLowerCase() === name) return object[key]
+  return undefined
 }
 
 function firstValue (value: string | string[] | undefined): string {

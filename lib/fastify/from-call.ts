@@ -46,10 +46,14 @@ export class FromCall implements SettleListener {
     else if (this.older !== undefined) this.older = this.older.filter((other) => other !== request)
   }
 
-  /** The response closed before it was complete: the client went away. */
-  clientClosed (): void {
-    this.clientLeft = true
+  /** The response closed: sent whole, or cut because the client went away (`complete` false). */
+  responseClosed (complete: boolean): void {
+    // Answers a caller's retry replaced, which nobody reads: a large body would otherwise hold its
+    // connection and its target's in-flight slot for good, since undici runs no bodyTimeout while it
+    // waits for a reader.
     if (this.older !== undefined) for (const request of this.older) request.abort()
+    if (complete) return
+    this.clientLeft = true
     this.current?.abort()
   }
 }

@@ -49,6 +49,7 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
   if (options.status !== null) registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream })
 
   app.addHook('onReady', async () => {
+    for (const pool of poolList) pool.announceStart()
     for (const checker of checkers) checker.start()
   })
 

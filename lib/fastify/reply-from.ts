@@ -18,7 +18,7 @@ export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, desti
     request.lolly = { upstream: destination.pool.name, tries: call.log }
     const res = this.raw as WithCall<ServerResponse>
     res[kFromCall] = call
-    res.on('close', abortOnClientClose)
+    res.on('close', onResponseClose)
     try {
       return original.call(this, source, opts === undefined ? hooks.defaults : hooks.withCaller(opts))
     } catch (err) {
@@ -34,11 +34,12 @@ export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, desti
 }
 
 /**
- * The response closed before it was complete: the client went away. The upstream request stops, its
- * in-flight slot is given back and no target is blamed. One listener on the response, which lives
- * as long as the request, so nothing accumulates on a keep-alive connection; the function is shared
- * and finds the call on the response, so no closure is made per request.
+ * The response closed. Before it was complete, the client went away: the upstream request stops, its
+ * in-flight slot is given back and no target is blamed. Either way, answers that a caller's retry
+ * replaced stop too. One listener on the response, which lives as long as the request, so nothing
+ * accumulates on a keep-alive connection; the function is shared and finds the call on the response,
+ * so no closure is made per request.
  */
-function abortOnClientClose (this: WithCall<ServerResponse>): void {
-  if (!this.writableFinished) this[kFromCall]!.clientClosed()
+function onResponseClose (this: WithCall<ServerResponse>): void {
+  this[kFromCall]!.responseClosed(this.writableFinished)
 }

@@ -102,7 +102,7 @@ export class PassiveEjection {
 
   /** Ejections in a row not yet forgiven: 1 for a first one. */
   streak (target: Target): number {
-    return this.records.get(target)?.level ?? 0
+    return this.recordOf(target).level
   }
 
   /** The ejection ended (its timer, a passing probe, runtime management); back to `healthy` means probation. */

@@ -193,11 +193,23 @@ export class TargetHealth {
     this.passive?.close()
   }
 
+  /**
+   * Panic mode as the pool starts, to be announced once its observers are there (a pool whose targets
+   * are born unhealthy may start in it); undefined when it does not.
+   */
+  startingPanic (): PanicChange | undefined {
+    return this.panic ? this.panicChange(true) : undefined
+  }
+
   /** Re-evaluates panic mode; returns the change when it flipped. */
   private updatePanic (): PanicChange | undefined {
     const panicking = this.counts.panicking(this.settings.panicPercent)
     if (panicking === this.panic) return undefined
     this.panic = panicking
+    return this.panicChange(panicking)
+  }
+
+  private panicChange (panicking: boolean): PanicChange {
     return { upstream: this.settings.upstream, panicking, available: this.counts.healthy, eligible: this.counts.eligible, at: Date.now() }
   }
 

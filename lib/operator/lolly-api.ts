@@ -30,16 +30,16 @@ export interface LollyEvents {
 export class LollyApi extends EventEmitter<LollyEvents> {
   readonly upstreams: Readonly<Record<string, UpstreamView>>
   readonly defaultUpstream: string
-  private readonly pools: UpstreamPool[]
-  private readonly manager: TargetManager
+  readonly #pools: UpstreamPool[]
+  readonly #manager: TargetManager
 
   constructor (pools: ReadonlyMap<string, UpstreamPool>, dispatchers: ReadonlyMap<UpstreamPool, PoolDispatcher>, defaultUpstream: string) {
     super()
-    this.pools = [...pools.values()]
-    this.manager = new TargetManager(pools)
+    this.#pools = [...pools.values()]
+    this.#manager = new TargetManager(pools)
     this.defaultUpstream = defaultUpstream
     const upstreams: Record<string, UpstreamView> = Object.create(null)
-    for (const pool of this.pools) {
+    for (const pool of this.#pools) {
       upstreams[pool.name] = Object.freeze({
         name: pool.name,
         dispatcher: dispatchers.get(pool)!,
@@ -52,38 +52,38 @@ export class LollyApi extends EventEmitter<LollyEvents> {
 
   /** Snapshots of every target of every pool. */
   get targets (): TargetSnapshot[] {
-    return this.pools.flatMap((pool) => pool.snapshots())
+    return this.#pools.flatMap((pool) => pool.snapshots())
   }
 
   // ---- runtime management (target-management.ts) ----
 
   /** Adds a target to an upstream: a URL or `{ url, weight, backup, down, maxConnections }`. */
   addTarget (upstream: string, target: TargetInput): TargetSnapshot {
-    return this.manager.addTarget(upstream, target)
+    return this.#manager.addTarget(upstream, target)
   }
 
   /** Stops new traffic to a target, lets in-flight requests finish, closes its connections, forgets it. */
   removeTarget (upstream: string, url: string): Promise<void> {
-    return this.manager.removeTarget(upstream, url)
+    return this.#manager.removeTarget(upstream, url)
   }
 
   /** State 'draining' (no new requests); resolves when the target has no request in flight. */
   drain (upstream: string, url: string): Promise<void> {
-    return this.manager.drain(upstream, url)
+    return this.#manager.drain(upstream, url)
   }
 
   /** Puts a disabled or draining target back into service. */
   enable (upstream: string, url: string): void {
-    this.manager.enable(upstream, url)
+    this.#manager.enable(upstream, url)
   }
 
   /** State 'disabled': no new requests until enable(). */
   disable (upstream: string, url: string): void {
-    this.manager.disable(upstream, url)
+    this.#manager.disable(upstream, url)
   }
 
   /** Changes a target's weight (an integer from 1 to 1000000, as in the options); during slow start the ramp follows it. */
   setWeight (upstream: string, url: string, weight: number): void {
-    this.manager.setWeight(upstream, url, weight)
+    this.#manager.setWeight(upstream, url, weight)
   }
 }

@@ -1,5 +1,3 @@
-import type { FastifyRequest } from 'fastify'
-import type { Dispatcher } from 'undici'
 import type { BalancerSet, Exclusion } from '../balancers/balancer-set.js'
 import { PoolClosedError } from '../errors.js'
 import { RetryBudget } from '../failover/retry-budget.js'
@@ -39,6 +37,8 @@ export class UpstreamPool implements HealthHost {
   private readonly byUrl = new Map<string, Target>()
   private readonly failureStatuses: ReadonlySet<number>
   private readonly slowStart: SlowStart | undefined
+  /** A panic change was reported (see announceStart). */
+  private panicReported = false
   private closing: Promise<void> | undefined = undefined
   private destroying: Promise<void> | undefined = undefined
 
@@ -67,6 +67,15 @@ export class UpstreamPool implements HealthHost {
     this.observers.setLast(observer)
   }
 
+  /**
+   * Tells the observers of panic mode the pool started in (its targets born unhealthy), once the app
+   * is ready and they are all listening; unless a change since then already told them.
+   */
+  announceStart (): void {
+    const panic = this.health.startingPanic()
+    if (panic !== undefined && !this.panicReported) this.reportPanic(panic)
+  }
+
   target (url: string): Target | undefined {
     return this.byUrl.get(url)
   }
@@ -82,10 +91,10 @@ export class UpstreamPool implements HealthHost {
 
   // ---- picking, for the proxy path ----
 
-  /** A target of `set` that can take the request and that `exclusion` allows; undefined when none can. */
-  pick (set: BalancerSet, request: FastifyRequest | undefined, opts: Dispatcher.DispatchOptions, exclusion: Exclusion): Target | undefined {
+  /** A target of `set` for hash key `key` that can take the request and that `exclusion` allows; undefined when none can. */
+  pick (set: BalancerSet, key: string, exclusion: Exclusion): Target | undefined {
     this.sets.refresh(this.targets, this.health.panicking)
-    return set.pick(request, opts, exclusion)
+    return set.pick(key, exclusion)
   }
 
   /** Whether `target` may take a new request now (a retry planned before a backoff checks again). */
@@ -147,8 +156,13 @@ export class UpstreamPool implements HealthHost {
     this.slowStart?.onStateChange(target, change.from, change.to)
     if (change.to === 'healthy') this.idle.interrupt(target, this.name, `${target.url} became healthy (${change.reason})`)
     this.sets.invalidate()
-    if (panic !== undefined) this.observers.panicChanged(panic)
+    if (panic !== undefined) this.reportPanic(panic)
     this.observers.stateChanged(change, target)
+  }
+
+  private reportPanic (panic: PanicChange): void {
+    this.panicReported = true
+    this.observers.panicChanged(panic)
   }
 
   // ---- runtime membership and weights (validated by lib/operator/target-management.ts) ----
@@ -158,7 +172,7 @@ export class UpstreamPool implements HealthHost {
     if (this.closed) throw new PoolClosedError(this.name)
     const { target, panic } = this.admit(config)
     if (target.state === 'healthy') this.slowStart?.begin(target)
-    if (panic !== undefined) this.observers.panicChanged(panic)
+    if (panic !== undefined) this.reportPanic(panic)
     this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'added', at: Date.now() }, target)
     return target
   }
@@ -169,12 +183,14 @@ export class UpstreamPool implements HealthHost {
     const at = targets.indexOf(target)
     if (at === -1) return
     targets.splice(at, 1)
+    // Out of every balancer at once, not at the next rebuild: a retry planned to it checks canTake().
+    writable(target).routable = false
     for (let i = at; i < targets.length; i++) writable(targets[i]).index = i
     this.byUrl.delete(target.url)
     this.slowStart?.stop(target)
     const panic = this.health.forget(target)
     this.sets.invalidate()
-    if (panic !== undefined) this.observers.panicChanged(panic)
+    if (panic !== undefined) this.reportPanic(panic)
     this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'removed', at: Date.now() }, target)
   }
 

@@ -6,10 +6,10 @@ import { classicHandler } from './caller-handler.js'
 import { poolDestination, type Destination } from './destination.js'
 import { ProxiedRequest } from './proxied-request.js'
 
-const kPool = Symbol('fastify-lolly.pool')
-const kDestination = Symbol('fastify-lolly.destination')
-
 type Callback = () => void
+
+// Set by the class's static block: the only way to the pool behind a dispatcher (see poolOf).
+let poolBehind: (dispatcher: PoolDispatcher) => UpstreamPool
 
 /**
  * A pool as an undici Dispatcher (`app.lolly.upstreams[name].dispatcher`): every request through it
@@ -21,25 +21,30 @@ type Callback = () => void
  * pools re-emitted with itself first, as undici's pools do. Nothing of the pool is reachable from it.
  */
 export class PoolDispatcher extends Dispatcher {
-  readonly [kPool]: UpstreamPool
-  readonly [kDestination]: Destination
+  // Private fields, not symbol keys: nothing reaches them from outside the class, reflection included.
+  readonly #pool: UpstreamPool
+  readonly #destination: Destination
+
+  static {
+    poolBehind = (dispatcher) => dispatcher.#pool
+  }
 
   constructor (pool: UpstreamPool) {
     super()
-    this[kPool] = pool
-    this[kDestination] = poolDestination(pool)
+    this.#pool = pool
+    this.#destination = poolDestination(pool)
     for (const target of pool.targets) this.relayEvents(target)
     pool.observe({ membershipChanged: (change, target) => { if (change.change === 'added') this.relayEvents(target) } })
   }
 
   get closed (): boolean {
-    return this[kPool].closed
+    return this.#pool.closed
   }
 
   override dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     if (handler === null || typeof handler !== 'object') throw new errors.InvalidArgumentError('handler must be an object')
     const caller = classicHandler(handler)
-    const pool = this[kPool]
+    const pool = this.#pool
     let refusal: Error | undefined
     if (opts === null || typeof opts !== 'object') refusal = new errors.InvalidArgumentError('opts must be an object.')
     else if (pool.closed) refusal = new PoolClosedError(pool.name)
@@ -48,7 +53,7 @@ export class PoolDispatcher extends Dispatcher {
       caller.onError(refusal)
       return false
     }
-    new ProxiedRequest(this[kDestination], []).start(opts, caller)
+    new ProxiedRequest(this.#destination, []).start(opts, caller)
     return true
   }
 
@@ -56,7 +61,7 @@ export class PoolDispatcher extends Dispatcher {
   override close (callback: Callback): void
   override close (callback?: Callback): Promise<void> | void {
     // Idempotent: the app's onClose and a user may both close the pool; after destroy, close is done too.
-    const closing = this[kPool].close()
+    const closing = this.#pool.close()
     if (callback === undefined) return closing
     closing.then(callback, callback)
   }
@@ -67,7 +72,7 @@ export class PoolDispatcher extends Dispatcher {
   override destroy (err: Error | null, callback: Callback): void
   override destroy (errOrCallback?: Error | null | Callback, callback?: Callback): Promise<void> | void {
     const cb = typeof errOrCallback === 'function' ? errOrCallback : callback
-    const destroying = this[kPool].destroy(typeof errOrCallback === 'function' ? null : (errOrCallback ?? null))
+    const destroying = this.#pool.destroy(typeof errOrCallback === 'function' ? null : (errOrCallback ?? null))
     if (cb === undefined) return destroying
     destroying.then(cb, cb)
   }
@@ -80,7 +85,7 @@ export class PoolDispatcher extends Dispatcher {
   }
 }
 
-/** The pool behind a dispatcher of ours: for the plugin's own wiring and for tests, never part of the package's API. */
+/** The pool behind a dispatcher of ours, for tests: the package exports nothing that leads there. */
 export function poolOf (dispatcher: PoolDispatcher): UpstreamPool {
-  return dispatcher[kPool]
+  return poolBehind(dispatcher)
 }

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type { FastifyRequest } from 'fastify'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import type { BalancerSet, Exclusion } from '../balancers/balancer-set.js'
-import { NoAvailableTargetError } from '../errors.js'
+import { NoAvailableTargetError, PoolClosedError } from '../errors.js'
 import { retryDelay, type TryFailure } from '../failover/failover-policy.js'
 import { findRetryAfter, retryAfterUntil } from '../failover/retry-after.js'
 import { RetryPlan } from '../failover/retry-plan.js'
@@ -11,21 +11,11 @@ import { CLIENT_ABORTED, type TryRecord } from '../pool/pool-events.js'
 import type { Target } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
 import type { Abortable, Destination, SettleListener } from './destination.js'
-import { ProxyTry, type Abort, type TryOwner } from './proxy-try.js'
+import { CallerLink, type OnConnect, type OnHeaders } from './caller-handler.js'
+import { ProxyTry, type TryOwner } from './proxy-try.js'
 import { failureReason, isProxySide, isRequestSide, toProxyError, toRequestError } from './upstream-errors.js'
 
 type Handler = Dispatcher.DispatchHandler
-// The classic handler methods as undici's Client calls them (its typings lag behind the runtime).
-type OnConnect = (abort: Abort, context?: object) => void
-type OnHeaders = (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string) => boolean
-
-/** What the caller's abort function holds: the request until it settles, then nothing. */
-class CallerLink {
-  request: ProxiedRequest | undefined
-  constructor (request: ProxiedRequest) {
-    this.request = request
-  }
-}
 
 /**
  * One request through a pool, from its first try to the one answer (or error) its caller gets: it
@@ -55,14 +45,15 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   /** The try in flight; undefined between tries. */
   private attempt: ProxyTry | undefined = undefined
   private firstStartedAt = 0
+  /** The request's hash key, for hash balancers ('' for the others). */
+  private key = ''
   /** Wall clock of the current pick, for targets' Retry-After. */
   private now = 0
   /** Picking may go back to a target the log tried: the first pick of a caller's retry, or retry.sameTarget. */
   private repeating = false
-  private callerLink: CallerLink | undefined = undefined
+  private callerLink: CallerLink<ProxiedRequest> | undefined = undefined
   /** The caller's handler has its answer (onHeaders): no retry from here on. */
   private committed = false
-  private settled = false
   private abortedByClient = false
   /** Tries this request added to the log. */
   private tried = 0
@@ -91,25 +82,35 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     }
     this.opts = opts
     this.handler = handler
+    const pool = this.pool
+    if (pool.closed) return this.fail(new PoolClosedError(pool.name))
+    try {
+      this.key = this.balancers.keyOf(this.request, opts)
+    } catch (err) {
+      // The route's hashKey function threw: nothing was sent, and the request cannot be placed.
+      return this.fail(err as Error)
+    }
     this.firstStartedAt = performance.now()
-    this.pool.retryBudget.recordRequest(this.firstStartedAt)
+    pool.retryBudget.recordRequest(this.firstStartedAt)
     // A caller's retry: its first pick may go back to a target the call tried, when no other can take it.
     const target = this.pick(this.from > 0)
-    if (target === undefined) this.fail(new NoAvailableTargetError(this.pool.name))
+    if (target === undefined) this.fail(new NoAvailableTargetError(pool.name))
     else this.send(target)
   }
 
   /**
    * The client went away (or the caller's handler gave up): stop the try in flight without holding
-   * it against the target, give its in-flight slot back, and tell the caller's handler once.
+   * it against the target, give its in-flight slot back, and tell the caller's handler once. Only
+   * ever called before the request settled: the FromCall forgets a request when it settles, and the
+   * caller's abort function is cut then (see CallerLink).
    */
   abort (reason?: Error): void {
-    if (this.abortedByClient || this.settled) return
     this.abortedByClient = true
     const err = reason ?? new undiciErrors.RequestAbortedError()
     const attempt = this.attempt
     if (attempt !== undefined) {
-      // undici reports the abort (onError) at once, which settles the request (see tryFailed).
+      // undici reports the abort (onError) at once, which settles the request (see tryFailed); if
+      // the try completed in undici already, its own end settles the request instead.
       if (attempt.connected) return attempt.abort(err)
       // Not connected yet: whatever undici says of it later reaches nobody.
       this.attempt = undefined
@@ -134,17 +135,10 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   // ---- what the try in flight reports ----
 
   tryConnected (_attempt: ProxyTry, context: object | undefined): void {
+    // The caller's handler gets its abort function once, at the first connection (see CallerLink).
     if (this.callerLink !== undefined) return
-    // The caller's handler keeps this function as long as the response body lives (undici hands it
-    // to the body stream). It reaches the request through a link that settle() cuts, so a finished
-    // request's whole graph (options, headers, handler) is garbage at once instead of surviving
-    // into the old generation: measured, that was most of the proxy's GC cost.
-    const link = this.callerLink = new CallerLink(this)
+    const link = this.callerLink = new CallerLink<ProxiedRequest>(this)
     ;(this.handler.onConnect as OnConnect)((reason?: Error) => link.request?.abort(reason), context)
-  }
-
-  tryResponseStarted (): void {
-    this.handler.onResponseStarted?.()
   }
 
   tryHeaders (attempt: ProxyTry, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string | undefined): boolean {
@@ -159,7 +153,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
       attempt.discard()
       return true
     }
-    this.committed = true
+    this.commit(attempt)
     return (handler.onHeaders as OnHeaders)(statusCode, rawHeaders, resume, statusMessage)
   }
 
@@ -177,7 +171,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   tryUpgrade (attempt: ProxyTry, statusCode: number, rawHeaders: unknown, socket: unknown): void {
     this.attempt = undefined
     this.record(attempt, statusCode, undefined)
-    this.committed = true
+    this.commit(attempt)
     this.settle()
     ;(this.handler.onUpgrade as (s: number, h: unknown, socket: unknown) => void)(statusCode, rawHeaders, socket)
   }
@@ -229,6 +223,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   /** Starts the planned retry, after its backoff. */
   private sendNext (): void {
     this.plan!.run((next) => {
+      if (this.pool.closed) return this.fail(new PoolClosedError(this.pool.name))
       // The target picked when the try failed may have gone out meanwhile (backoff, a drained body).
       const target = this.pool.canTake(next) ? next : this.pick(false)
       // The failed try's answer was dropped or its error is stale: no target can take the request now.
@@ -240,11 +235,11 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   private pick (mayRepeat: boolean): Target | undefined {
     this.now = Date.now()
     const pool = this.pool
-    let target = pool.pick(this.balancers, this.request, this.opts, this)
+    let target = pool.pick(this.balancers, this.key, this)
     if (target === undefined && (mayRepeat || this.retry.sameTarget) && this.log.length > 0) {
       // No target left that was not tried: the only one that can take traffic may be tried again.
       this.repeating = true
-      target = pool.pick(this.balancers, this.request, this.opts, this)
+      target = pool.pick(this.balancers, this.key, this)
       this.repeating = false
     }
     return target
@@ -275,13 +270,21 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
 
   // ---- the end ----
 
+  /**
+   * `attempt`'s answer is the one: from here on there is no retry. The caller hears that a response
+   * started only now, once, and not for the answers of tries that were retried.
+   */
+  private commit (attempt: ProxyTry): void {
+    this.committed = true
+    if (attempt.responseStarted) this.handler.onResponseStarted?.()
+  }
+
   private fail (err: Error): void {
     this.settle()
     this.handler.onError!(err)
   }
 
   private settle (): void {
-    this.settled = true
     if (this.callerLink !== undefined) this.callerLink.request = undefined
     this.plan?.end()
     // Every try has its record by now, a client abort's included. Tries after this request's own

@@ -8,14 +8,10 @@ export type Abort = (reason?: Error) => void
 // A retried answer's body is read to its end so its keep-alive connection is kept; past this many
 // bytes the connection is cut instead: waiting for a large error page delays the retry.
 const MAX_DISCARD_BYTES = 64 * 1024
-const DISCARD_LIMIT = new Error('discarded response body too large')
-// What undici is told when a try that was let go of connects after all: nobody waits for it.
-const LET_GO = new Error('the request let go of this try')
 
 /** What a try reports to the request it belongs to. */
 export interface TryOwner {
   tryConnected (attempt: ProxyTry, context: object | undefined): void
-  tryResponseStarted (): void
   tryHeaders (attempt: ProxyTry, statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage: string | undefined): boolean
   tryData (chunk: Buffer): boolean
   tryComplete (attempt: ProxyTry, trailers: string[] | null): void
@@ -38,6 +34,7 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
   /** The answer is a retried one: its body is read and dropped, then the owner moves on. */
   private discarding = false
   private discardedBytes = 0
+  private started = false
 
   constructor (owner: TryOwner, pool: UpstreamPool, target: Target) {
     this.owner = owner
@@ -49,6 +46,11 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
   /** undici opened the connection and started sending the request (its onConnect ran). */
   get connected (): boolean {
     return this.abortRequest !== undefined
+  }
+
+  /** undici began to receive the answer (onResponseStarted): the caller hears of it if this answer is the one. */
+  get responseStarted (): boolean {
+    return this.started
   }
 
   /** Whether the answer being read is a retried one, dropped. */
@@ -74,7 +76,8 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
   onConnect (abort: Abort, context?: object): void {
     const owner = this.owner
     if (owner === null) {
-      abort(LET_GO)
+      // The try was let go of before it connected: nobody waits for it.
+      abort(new Error('the request let go of this try'))
       return
     }
     this.abortRequest = abort
@@ -82,7 +85,7 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
   }
 
   onResponseStarted (): void {
-    this.owner!.tryResponseStarted()
+    this.started = true
   }
 
   onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string): boolean {
@@ -92,7 +95,7 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
   onData (chunk: Buffer): boolean {
     if (this.discarding) {
       this.discardedBytes += chunk.length
-      if (this.discardedBytes > MAX_DISCARD_BYTES) this.abortRequest!(DISCARD_LIMIT)
+      if (this.discardedBytes > MAX_DISCARD_BYTES) this.abortRequest!(new Error('discarded response body too large'))
       return true
     }
     return this.owner!.tryData(chunk)

@@ -49,7 +49,7 @@ export async function checkBalancerContract (t: Test, name: BalancerName): Promi
     const excluded = primaries[2]
     const exclusion = { excludes: (target: Target) => target === excluded }
     for (let i = 0; i < 400; i++) {
-      const target = set.pick(undefined, request(`k${i}`), exclusion)
+      const target = set.pick(set.keyOf(undefined, request(`k${i}`)), exclusion)
       if (target === primaries[1] || target === excluded || target === undefined) {
         t.ok(false, `pick ${i} returned ${target?.url}`)
         return
@@ -61,11 +61,11 @@ export async function checkBalancerContract (t: Test, name: BalancerName): Promi
   await t.test('backups only when no primary can take the request', async (t) => {
     const [primary, backup] = makeTargets(t, [{ maxConnections: 1 }, { backup: true }])
     const set = balancerSet(name, [primary], [backup])
-    t.equal(set.pick(undefined, request(), undefined), primary)
+    t.equal(set.pick(set.keyOf(undefined, request()), undefined), primary)
     writable(primary).inflight = 1
     set.onLoadChange(primary)
-    t.equal(set.pick(undefined, request(), undefined), backup, 'primary full: the backup')
-    t.equal(set.pick(undefined, request(), { excludes: (target) => target === backup }), undefined, 'nothing left')
+    t.equal(set.pick(set.keyOf(undefined, request()), undefined), backup, 'primary full: the backup')
+    t.equal(set.pick(set.keyOf(undefined, request()), { excludes: (target) => target === backup }), undefined, 'nothing left')
   })
 
   await t.test('through the plugin: targets taken out get nothing, backups only when all primaries are out', async (t) => {

@@ -46,7 +46,7 @@ export function balancerFor (name: BalancerName, targets: readonly Target[], has
 }
 
 export function context (key = ''): PickContext {
-  return { request: undefined, key }
+  return { key }
 }
 
 /** Dispatch options whose x-key header is the hash key of the request (see `spec`). */
