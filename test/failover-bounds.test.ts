@@ -123,6 +123,19 @@ test('a target that went out during the backoff is replaced, or the client gets 
   t.equal(pool2.retryBudget.active, 0)
 })
 
+test('a pool closed during the backoff fails the retry with FST_LOLLY_POOL_CLOSED, sending nothing more', async (t) => {
+  stubRandom(t, 0.99)
+  const refused = `http://127.0.0.1:${await closedPort()}`
+  const [b] = await upstreams(t, startUpstream('b'))
+  const app = await setup(t, [refused, b.url], { balancer: 'first', retry: { backoff: 100 } })
+  const pending = app.inject('/x')
+  setTimeout(() => { app.lolly.upstreams.default.dispatcher.close().catch(() => {}) }, 40)
+  const res = await pending
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'FST_LOLLY_POOL_CLOSED')
+  t.equal(b.hits.length, 0)
+})
+
 test('a target removed during the backoff is replaced too: its retry never goes to closed connections', async (t) => {
   stubRandom(t, 0.99)
   const refused = `http://127.0.0.1:${await closedPort()}`

@@ -122,4 +122,11 @@ test('direct dispatch hashes a header in any form undici takes: object of any ca
     owners.add(forms[0])
   }
   t.ok(owners.size > 1, `the users spread over ${owners.size} targets`)
+  const anonymous = await Promise.all([
+    through({ 'x-other': 'a' }),
+    through(['x-other', 'a']),
+    through(new Map([['x-other', 'a']]) as never),
+    through(null)
+  ])
+  t.equal(new Set(anonymous).size, 1, 'without the header, in any form, the key is empty: one target')
 })

@@ -50,7 +50,7 @@ export class TargetHealth {
   private readonly counts = new HealthCounts()
   private readonly passive: PassiveEjection | undefined
   private readonly streaks = new Map<Target, ProbeStreak>()
-  private panic = false
+  private inPanic = false
   private closed = false
 
   constructor (settings: HealthSettings, host: HealthHost) {
@@ -61,7 +61,7 @@ export class TargetHealth {
 
   /** Balancing over every eligible target instead of the healthy ones (see HealthCounts#panicking). */
   get panicking (): boolean {
-    return this.panic
+    return this.inPanic
   }
 
   /**
@@ -198,14 +198,14 @@ export class TargetHealth {
    * are born unhealthy may start in it); undefined when it does not.
    */
   startingPanic (): PanicChange | undefined {
-    return this.panic ? this.panicChange(true) : undefined
+    return this.inPanic ? this.panicChange(true) : undefined
   }
 
   /** Re-evaluates panic mode; returns the change when it flipped. */
   private updatePanic (): PanicChange | undefined {
     const panicking = this.counts.panicking(this.settings.panicPercent)
-    if (panicking === this.panic) return undefined
-    this.panic = panicking
+    if (panicking === this.inPanic) return undefined
+    this.inPanic = panicking
     return this.panicChange(panicking)
   }
 

@@ -5,7 +5,7 @@ import type { UpstreamPool } from '../pool/upstream-pool.js'
 export interface UpstreamStatus<T extends TargetSnapshot = TargetSnapshot> {
   name: string
   balancer: string
-  /** Balancing over unhealthy targets too: fewer than panicThreshold of them are healthy. */
+  /** Balancing over unhealthy targets too: fewer than panicPercent of them are healthy. */
   panicking: boolean
   /** ms between active probes; null without active checks. */
   checkInterval: number | null
