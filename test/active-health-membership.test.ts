@@ -21,6 +21,7 @@ test('a target added at runtime is probed, and with initialState unhealthy waits
     targets: [first.url],
     healthCheck: { interval: 1000, timeout: 300, jitter: 0, healthyThreshold: 2, initialState: 'unhealthy' }
   })
+  app.get('/*', (_req, reply) => reply.from())
   await app.ready()
   await nextProbe(clock, app, 0)
   await nextProbe(clock, app, 1000)
@@ -30,10 +31,12 @@ test('a target added at runtime is probed, and with initialState unhealthy waits
   app.lolly.on('state', (change) => changes.push(change))
   t.match(app.lolly.addTarget('default', added.url), { state: 'unhealthy' }, 'unhealthy from the moment it is added')
   t.same(changes, [], 'born unhealthy: it never was healthy, so there is no transition to report')
+  for (let i = 0; i < 4; i++) t.equal((await app.inject(`/r${i}`)).body, `first GET /r${i}`, 'and takes no traffic')
   await nextProbe(clock, app, 0, 1)
   t.equal(added.hits.length, 1, 'probed at once (jitter 0)')
   await nextProbe(clock, app, 1000, 1)
   t.equal(app.lolly.targets[1].state, 'healthy')
+  t.same(changes.map((change) => [change.from, change.to]), [['unhealthy', 'healthy']], 'its one transition: the passes it waited for')
 })
 
 test('a target added before the app is ready is probed from start like the others', async (t) => {

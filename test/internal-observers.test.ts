@@ -2,11 +2,10 @@ import { test } from 'tap'
 import { Writable } from 'node:stream'
 import Fastify from 'fastify'
 import client from 'prom-client'
-import { request } from 'undici'
 import lolly from '../lib/index.js'
 import type { StateChange } from '../lib/pool/pool-events.js'
 import { connectEvents } from './helpers/event-stream.js'
-import { idle, installClock, nextProbe, waitFor } from './helpers/health-clock.js'
+import { idle, installClock, nextProbe } from './helpers/health-clock.js'
 import { poolOf } from './helpers/internals.js'
 import { startUpstream, startUpstreams } from './helpers/upstreams.js'
 
@@ -111,32 +110,4 @@ test('panic and membership listeners that throw are caught too', async (t) => {
   t.equal(app.lolly.upstreams.default.panicking, true)
   t.equal(lines.filter((line) => line.err?.message === 'target listener bug').length, 1)
   t.equal(lines.filter((line) => line.err?.message === 'panic listener bug').length, 1)
-})
-
-test('a target added at runtime with initialState unhealthy is born unhealthy: no traffic, no transition, until it passes', async (t) => {
-  const first = await startUpstream('first')
-  const added = await startUpstream('added')
-  const clock = installClock()
-  const app = Fastify()
-  t.teardown(async () => { await app.close(); clock.uninstall(); await first.close(); await added.close() })
-  await app.register(lolly, {
-    targets: [first.url],
-    balancer: 'least-connections',
-    healthCheck: { interval: 1000, timeout: 300, jitter: 0, healthyThreshold: 1, initialState: 'unhealthy' }
-  })
-  app.get('/*', (_req, reply) => reply.from())
-  await app.ready()
-  await nextProbe(clock, app, 0)
-  const changes: StateChange[] = []
-  app.lolly.on('state', (change) => changes.push(change))
-  const snapshot = app.lolly.addTarget('default', added.url)
-  t.equal(snapshot.state, 'unhealthy')
-  for (let i = 0; i < 6; i++) t.equal((await app.inject(`/r${i}`)).body, `first GET /r${i}`)
-  t.equal(added.hits.length, 0, 'not even a probe yet (the clock stands still)')
-  await nextProbe(clock, app, 0, 1)
-  t.same(changes.map((change) => [change.from, change.to]), [['unhealthy', 'healthy']], 'its one transition: the first pass')
-  await waitFor(() => app.lolly.targets[1].state === 'healthy', 'the added target to be healthy')
-  const res = await request(`http://pool${'/direct'}`, { dispatcher: app.lolly.upstreams.default.dispatcher })
-  t.equal(res.statusCode, 200)
-  await res.body.dump()
 })
