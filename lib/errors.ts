@@ -19,17 +19,17 @@ export const GatewayTimeoutError = createError<[string]>('FST_LOLLY_GATEWAY_TIME
 export const BadRequestTargetError = createError<[string]>('FST_LOLLY_BAD_REQUEST_TARGET', 'Refusing to proxy request target: %s', 400)
 
 /**
+ * A reply.from() `getUpstream` returned something other than one of its pool's targets: a server-side
+ * mistake (500), never a way out of the pool.
+ */
+export const UpstreamNotInPoolError = createError<[string, string]>(
+  'FST_LOLLY_UPSTREAM_NOT_IN_POOL', 'getUpstream returned %s, which is not the URL of a target of upstream "%s"', 500)
+
+/**
  * undici refused to send the request as built (an invalid header value a route copied from client
  * input, a body that does not match its Content-Length): nothing reached a target.
  */
 export const UnsendableRequestError = createError<[string]>('FST_LOLLY_UNSENDABLE_REQUEST', 'The request cannot be forwarded: %s', 400)
-
-/**
- * reply.from() was called in a route the plugin never saw (one added before fastify-lolly was
- * registered, or outside its scope): its `config.upstream` was never read, so where it should go is unknown.
- */
-export const RouteNotBoundError = createError<[string]>(
-  'FST_LOLLY_ROUTE_NOT_BOUND', 'reply.from() in route %s, which was added before fastify-lolly was registered: register fastify-lolly first', 500)
 
 /** A runtime-management call named an upstream or target that does not exist. */
 export const UnknownTargetError = createError<[string]>('FST_LOLLY_UNKNOWN_TARGET', '%s', 404)

@@ -72,21 +72,6 @@ test('an upstream\'s own 5xx passes through with its body, and counts as a failu
   t.equal(app.lolly.targets[0].failures, 1, 'only the 503 counted')
 })
 
-test('a user onError still receives the error, with ours as its cause', async (t) => {
-  const port = await closedPort()
-  const app = Fastify()
-  t.teardown(() => app.close())
-  await app.register(lolly, { targets: [`http://127.0.0.1:${port}`] })
-  app.get('/*', (_req, reply) => reply.from(undefined, {
-    onError (reply, { error }) {
-      reply.code(599).send({ mine: (error as Error & { cause: { code: string } }).cause.code })
-    }
-  }))
-  const res = await app.inject('/x')
-  t.equal(res.statusCode, 599)
-  t.same(res.json(), { mine: 'FST_LOLLY_BAD_GATEWAY' })
-})
-
 test('an error reply-from raises itself (an upstream status out of range) reaches the client as reply-from made it', async (t) => {
   const odd = net.createServer((socket) => {
     socket.once('data', () => socket.end('HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\nok'))

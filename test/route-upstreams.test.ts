@@ -93,22 +93,33 @@ test('a route naming an unknown upstream or a bad policy fails at startup', asyn
   }
 })
 
-test('reply.from() in a route added before the plugin fails with what to do, instead of guessing its upstream', async (t) => {
+test('routes added before the plugin (register not awaited) are bound at their first reply.from(), to the upstream they name', async (t) => {
+  const api = await startUpstream('api')
+  const auth = await startUpstream('auth')
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await api.close(); await auth.close() })
+  app.register(async (child) => {
+    child.get('/early', (_req, reply) => reply.from())
+    child.get('/early-auth', { config: { upstream: 'auth' } }, (_req, reply) => reply.from('/x'))
+    child.get('/early-hook', { config: { upstream: 'auth' }, preHandler: (_req, reply, done) => { reply.from('/h'); done() } }, () => {})
+    child.get('/early-bad', { config: { upstream: 'nope' } }, (_req, reply) => reply.from())
+  })
+  await app.register(lolly, { upstreams: { api: { targets: [api.url] }, auth: { targets: [auth.url] } }, healthCheck: false })
+  for (let i = 0; i < 2; i++) {
+    t.equal((await app.inject('/early')).body, 'api GET /early', 'the default upstream')
+    t.equal((await app.inject('/early-auth')).body, 'auth GET /x', 'the upstream the route names')
+    t.equal((await app.inject('/early-hook')).body, 'auth GET /h', 'from a hook of the route too')
+  }
+  const bad = await app.inject('/early-bad')
+  t.equal(bad.statusCode, 500)
+  t.match(bad.json(), { code: 'FST_LOLLY_INVALID_OPTION', message: /route GET \/early-bad: config.upstream names upstream "nope", which does not exist/ })
+})
+
+test('the common form: app.register(lolly) not awaited, then routes', async (t) => {
   const up = await startUpstream('up')
   const app = Fastify()
   t.teardown(async () => { await app.close(); await up.close() })
-  app.register(async (child) => {
-    child.get('/early', (_req, reply) => reply.from())
-    child.get('/early-auth', { config: { upstream: 'auth' } }, (_req, reply) => reply.from())
-  })
-  await app.register(lolly, { upstreams: { api: { targets: [up.url] }, auth: { targets: [up.url] } } })
-  for (const url of ['/early', '/early-auth']) {
-    const res = await app.inject(url)
-    t.equal(res.statusCode, 500)
-    t.match(res.json(), {
-      code: 'FST_LOLLY_ROUTE_NOT_BOUND',
-      message: `reply.from() in route GET ${url}, which was added before fastify-lolly was registered: register fastify-lolly first`
-    })
-  }
-  t.equal(up.hits.length, 0, 'nothing was sent anywhere')
+  app.register(lolly, { targets: [up.url], healthCheck: false })
+  app.get('/*', (_req, reply) => reply.from())
+  t.equal((await app.inject('/a')).body, 'up GET /a')
 })

@@ -83,3 +83,13 @@ test('runtime management is typed on app.lolly', () => {
   expect(app.lolly.setWeight('default', 'http://a:1', '3')).type.toRaiseError()
   expect(app.lolly.targets[0].lastCheck).type.toBe<lolly.CheckResult | null>()
 })
+
+test('reply-from\'s plugin options that fastify-lolly takes are typed; the others are not options', () => {
+  const app = Fastify()
+  expect(app.register(lolly, {
+    targets: ['http://a:1'], contentTypesToEncode: ['application/x-www-form-urlencoded'], disableRequestLogging: false, cacheURLs: 50, disableCache: false
+  })).type.not.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], contentTypesToEncode: 'text/plain' })).type.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], base: 'http://a:1' })).type.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], http2: true })).type.toRaiseError()
+})

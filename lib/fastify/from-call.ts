@@ -1,11 +1,17 @@
 import type { FastifyReply } from 'fastify'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
+import { BadGatewayError, GatewayTimeoutError } from '../errors.js'
 import type { TryRecord } from '../pool/pool-events.js'
+import type { Target } from '../pool/target.js'
 import type { Abortable, Destination, SettleListener } from '../proxy/destination.js'
 import { ProxiedRequest } from '../proxy/proxied-request.js'
+import { targetNamed } from './pool-urls.js'
 
 /** Where the call rides along: on the Fastify request (a declared field) and on the raw response. */
 export const kFromCall = Symbol('fastify-lolly.from-call')
+
+/** On an error of undici's that reply-from gets: the error fastify-lolly answers the client with. */
+export const kLollyError = Symbol('fastify-lolly.error')
 
 /**
  * One call of reply.from(): the route's destination, the log its tries go to (what request.lolly
@@ -22,6 +28,10 @@ export class FromCall implements SettleListener {
   /** Older ones still running: an answer still streaming while a caller's retry started. */
   private older: Abortable[] | undefined = undefined
   private clientLeft = false
+  /** The first request, made before reply-from sends it when a caller's hook must see its target. */
+  private prepared: ProxiedRequest | undefined = undefined
+  /** The caller's rewriteRequestHeaders set the Host header: every request sends it as set. */
+  private hostKept = false
 
   constructor (destination: Destination, reply: FastifyReply) {
     this.destination = destination
@@ -35,10 +45,51 @@ export class FromCall implements SettleListener {
       handler.onError!(new undiciErrors.RequestAbortedError())
       return
     }
-    const request = new ProxiedRequest(this.destination, this.log, this.reply.request, this)
+    const request = this.prepared ?? this.newRequest()
+    this.prepared = undefined
+    if (this.hostKept) request.keepHostHeader()
     if (this.current !== undefined) (this.older ??= []).push(this.current)
     this.current = request
     request.start(opts, handler)
+  }
+
+  /**
+   * The target the first request goes to, picked now (once) so that a caller's getUpstream and
+   * rewriteRequestHeaders see it; when none can take the request, the pool's first target stands in
+   * (the request then fails with 503 when sent). Undefined only for a pool with no targets at all.
+   */
+  firstTarget (): Target | undefined {
+    this.prepared ??= this.newRequest()
+    return this.prepared.chooseFirst() ?? this.destination.pool.targets[0]
+  }
+
+  /** A caller's getUpstream named `value`: the first request goes to that target of the pool (throws for anything else). */
+  sendFirstTo (value: unknown): void {
+    const target = targetNamed(this.destination.pool, value)
+    this.prepared ??= this.newRequest()
+    this.prepared.preferFirst(target)
+  }
+
+  /** The caller's rewriteRequestHeaders set a Host header of its own. */
+  keepHostHeader (): void {
+    this.hostKept = true
+  }
+
+  /**
+   * reply-from and a caller's hooks (`onError`, `retryDelay`) get undici's own error for a try that
+   * failed without an answer, as with reply-from alone (they switch on `UND_ERR_SOCKET`, say), with
+   * ours (502 or 504) on it under kLollyError for the default onError. Pool-level errors (no target,
+   * pool closed) have no undici error: they get ours.
+   */
+  callerError (err: Error): Error {
+    const cause = err.cause
+    if ((err instanceof BadGatewayError || err instanceof GatewayTimeoutError) && cause instanceof Error) {
+      // undici may fail several queued requests of one connection with the same error object: each
+      // tags it with an error of the same text (same target, same cause) before its own onError runs.
+      ;(cause as Error & { [kLollyError]?: Error })[kLollyError] = err
+      return cause
+    }
+    return err
   }
 
   settled (request: Abortable): void {
@@ -55,5 +106,9 @@ export class FromCall implements SettleListener {
     if (complete) return
     this.clientLeft = true
     this.current?.abort()
+  }
+
+  private newRequest (): ProxiedRequest {
+    return new ProxiedRequest(this.destination, this.log, this.reply.request, this)
   }
 }

@@ -37,7 +37,7 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
     checkers.push(checker)
   }
 
-  const original = await hostReplyFrom(app, new LollyRouter())
+  const original = await hostReplyFrom(app, new LollyRouter(), options.replyFrom)
   app.decorate('lolly', api)
   app.decorateRequest('lolly', null)
   app.decorateRequest(kFromCall, null)

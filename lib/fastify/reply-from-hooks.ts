@@ -2,8 +2,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { FastifyReplyFromHooks } from '@fastify/reply-from'
 import { NoAvailableTargetError } from '../errors.js'
 import { stripHopByHop } from '../http/hop-by-hop.js'
+import { withCallerRetries } from './caller-retries.js'
 import { setForwarded } from './forwarded-headers.js'
-import { kFromCall, type FromCall } from './from-call.js'
+import { kFromCall, kLollyError, type FromCall } from './from-call.js'
+import { PLACEHOLDER_BASE } from './reply-from-host.js'
 
 type Headers = Record<string, string | string[] | number | undefined>
 export type FromOptions = FastifyReplyFromHooks
@@ -36,15 +38,14 @@ export class ReplyFromHooks {
     const theirRequestHeaders = opts.rewriteRequestHeaders
     const theirHeaders = opts.rewriteHeaders
     const theirOnError = opts.onError
+    const theirUpstream = opts.getUpstream
     return {
       ...opts,
+      retryDelay: withCallerRetries(opts),
+      getUpstream: theirUpstream === undefined ? undefined : (request) => chooseUpstream(request as RequestWithCall, theirUpstream),
       rewriteRequestHeaders: theirRequestHeaders === undefined
         ? this.defaults.rewriteRequestHeaders
-        : (request, headers) => {
-            const out = theirRequestHeaders(request, this.prepare(request as FastifyRequest, headers as Headers) as never) as Headers & { [kFromCall]?: FromCall }
-            out[kFromCall] = (request as RequestWithCall)[kFromCall]
-            return out as never
-          },
+        : (request, headers) => this.callerRequestHeaders(request as RequestWithCall, headers as Headers, theirRequestHeaders) as never,
       rewriteHeaders: theirHeaders === undefined
         ? this.defaults.rewriteHeaders
         : (headers, request) => theirHeaders(responseHeaders(headers as Headers, request as FastifyRequest) as never, request),
@@ -52,9 +53,26 @@ export class ReplyFromHooks {
         ? this.defaults.onError
         : (reply, context) => {
             describeTries((reply.request as RequestWithCall)[kFromCall])
-            theirOnError(reply, context)
+            theirOnError(reply, callerContext(context as ErrorContext))
           }
     }
+  }
+
+  /**
+   * The caller's rewriteRequestHeaders sees the headers as reply-from alone would give them: Host is
+   * the host of the target the request goes to first. A Host it sets of its own is sent as set, to
+   * every target the request may fail over to.
+   */
+  private callerRequestHeaders (request: RequestWithCall, headers: Headers, theirs: NonNullable<FromOptions['rewriteRequestHeaders']>): Headers {
+    const call = request[kFromCall]
+    const prepared = this.prepare(request, headers)
+    const target = call.firstTarget()
+    if (target !== undefined) prepared.host = target.host
+    const host = prepared.host
+    const out = theirs(request, prepared as never) as Headers & { [kFromCall]?: FromCall }
+    if (out.host !== host) call.keepHostHeader()
+    out[kFromCall] = call
+    return out
   }
 
   private requestHeaders (request: FastifyRequest, headers: Headers): Headers {
@@ -80,18 +98,56 @@ function responseHeaders (headers: Headers, request: FastifyRequest): Headers {
   return stripHopByHop(headers)
 }
 
-/** reply-from wraps every dispatcher error in its own; the client gets ours (502/503/504, FST_LOLLY_*). */
-function onError (reply: FastifyReply, { error }: { error: Error & { cause?: unknown } }): void {
+type ErrorContext = { error: Error & { cause?: unknown } }
+type LollyTagged = Error & { code?: string, [kLollyError]?: Error }
+
+/**
+ * The client gets ours (502/503/504, FST_LOLLY_*), not reply-from's wrapper: reply-from wraps every
+ * dispatcher error in an error of its own, whose cause is undici's error (ours on it, see
+ * FromCall.callerError) or one of ours.
+ */
+function onError (reply: FastifyReply, { error }: ErrorContext): void {
   describeTries((reply.request as RequestWithCall)[kFromCall])
   // The client went away: nobody to answer, and not a server error to log.
   if (reply.raw.destroyed) return
-  const cause = error.cause as (Error & { code?: string }) | undefined
-  if (cause !== undefined && typeof cause.code === 'string' && cause.code.startsWith('FST_LOLLY_')) {
-    if (cause instanceof NoAvailableTargetError) reply.header('retry-after', '1')
-    reply.send(cause)
+  const cause = error.cause as LollyTagged | undefined
+  const ours = cause?.[kLollyError] ?? (isLollyError(cause) ? cause : undefined)
+  if (ours === undefined) {
+    reply.send(error)
     return
   }
-  reply.send(error)
+  if (ours instanceof NoAvailableTargetError) reply.header('retry-after', '1')
+  reply.send(ours)
+}
+
+/**
+ * What a caller's onError gets: reply-from's error, as reply-from alone would give it (504 for a
+ * timeout, its socket error for a reset, ...). An error of the pool's own, which reply-from has no
+ * word for (no target can take the request, the pool closed), reaches it as ours rather than inside
+ * reply-from's generic 500.
+ */
+function callerContext (context: ErrorContext): ErrorContext {
+  const cause = context.error.cause as LollyTagged | undefined
+  return isLollyError(cause) ? { error: cause } : context
+}
+
+function isLollyError (err: LollyTagged | undefined): err is LollyTagged {
+  return err !== undefined && typeof err.code === 'string' && err.code.startsWith('FST_LOLLY_')
+}
+
+/**
+ * A caller's getUpstream sees the URL of the target the request goes to first (the balancer's pick) as
+ * reply-from's `base`; what it returns must be one of the pool's target URLs, and the request goes
+ * there first (health still decides: a target that cannot take traffic is passed over). reply-from
+ * itself keeps addressing the pool, so a target's base path is added as for any other request.
+ */
+function chooseUpstream (request: RequestWithCall, theirs: NonNullable<FromOptions['getUpstream']>): string {
+  const call = request[kFromCall]
+  const target = call.firstTarget()
+  if (target === undefined) throw new NoAvailableTargetError(call.destination.pool.name)
+  const chosen: unknown = theirs(request, target.url)
+  if (chosen !== target.url) call.sendFirstTo(chosen)
+  return PLACEHOLDER_BASE
 }
 
 /**

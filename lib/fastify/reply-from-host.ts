@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import replyFrom, { type FastifyReplyFromHooks, type FastifyReplyFromOptions } from '@fastify/reply-from'
 import type { Dispatcher } from 'undici'
+import type { NormalizedReplyFrom } from '../options/types.js'
 
 export type ReplyFromImpl = (this: FastifyReply, source?: string, opts?: FastifyReplyFromHooks) => FastifyReply
 
@@ -9,13 +10,13 @@ export type ReplyFromImpl = (this: FastifyReply, source?: string, opts?: Fastify
  * check that a source stays inside its base then rejects absolute-form targets and `//host` paths,
  * and if anything ever leaked the name could not resolve. The pool replaces it with the target.
  */
-const PLACEHOLDER_BASE = 'http://upstream.fastify-lolly.invalid'
+export const PLACEHOLDER_BASE = 'http://upstream.fastify-lolly.invalid'
 
 /**
  * Runs @fastify/reply-from's plugin against a facade of `app` that keeps its `reply.from`
  * implementation for us instead of decorating with it, so that our `reply.from` can wrap it.
  */
-export async function hostReplyFrom (app: FastifyInstance, dispatcher: Dispatcher): Promise<ReplyFromImpl> {
+export async function hostReplyFrom (app: FastifyInstance, dispatcher: Dispatcher, settings: NormalizedReplyFrom): Promise<ReplyFromImpl> {
   let captured: ReplyFromImpl | undefined
   const facade = Object.create(app, {
     decorateReply: {
@@ -31,8 +32,10 @@ export async function hostReplyFrom (app: FastifyInstance, dispatcher: Dispatche
     // Failover is the pool's job: reply-from's own retries would go back to the same placeholder and
     // re-send GETs that answered 503 up to ten times, with Retry-After read as milliseconds.
     retryMethods: [],
-    // The pool logs state transitions; two info lines per proxied request would drown them.
-    disableRequestLogging: true
+    contentTypesToEncode: settings.contentTypesToEncode,
+    disableRequestLogging: settings.disableRequestLogging,
+    cacheURLs: settings.cacheURLs,
+    disableCache: settings.disableCache
   }
   await new Promise<void>((resolve, reject) => {
     (replyFrom as unknown as (i: FastifyInstance, o: unknown, next: (err?: Error) => void) => void)(

@@ -1,7 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
-import { BadRequestTargetError } from '../errors.js'
+import { BadRequestTargetError, NoAvailableTargetError } from '../errors.js'
 import { kFromCall, FromCall } from './from-call.js'
+import { isAbsolute, pathInPool } from './pool-urls.js'
 import type { ReplyFromImpl } from './reply-from-host.js'
 import type { FromOptions, ReplyFromHooks } from './reply-from-hooks.js'
 import type { RouteDestinations } from './route-binding.js'
@@ -20,13 +21,28 @@ export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, desti
     res[kFromCall] = call
     res.on('close', onResponseClose)
     try {
+      // An absolute source (or a client's absolute-form request target) whose origin is one of the
+      // pool's targets goes to the pool by its path; reply-from itself refuses any source that would
+      // leave its base, which is how every other URL is refused.
+      // (A request's own URL starts with '/' but for the absolute form: one char code on the hot path.)
+      // reply-from reads any empty source (undefined, '') as the request's URL.
+      if (source ? isAbsolute(source) : request.url.charCodeAt(0) !== 47 && isAbsolute(request.url)) {
+        source = pathInPool(destination.pool, source || request.url.split('?', 1)[0])
+      }
       return original.call(this, source, opts === undefined ? hooks.defaults : hooks.withCaller(opts))
     } catch (err) {
-      // reply-from refuses sources that would leave the base (absolute-form targets, `//host`), and
-      // throws decodeURIComponent's URIError for malformed percent-encoding the router let through
-      // (it ignores the fragment: `/x#%zz`).
+      // reply-from refuses sources that would leave the base (`//host`), cannot build a URL from some
+      // (`/\\/` reads as an empty host), and throws decodeURIComponent's URIError for malformed
+      // percent-encoding the router let through (it ignores the fragment: `/x#%zz`). A getUpstream's
+      // answer never reaches it (see chooseUpstream), so these come from the source alone.
       if ((err as Error).message === 'source must be a relative path string' || (err as { code?: string }).code === 'ERR_INVALID_URL' || err instanceof URIError) {
-        return this.send(new BadRequestTargetError(JSON.stringify(source ?? request.url)))
+        return this.send(new BadRequestTargetError(JSON.stringify(source || request.url)))
+      }
+      // Ours, raised before anything was sent: a refused absolute source (400), a getUpstream that
+      // named no target of the pool (500), a pool with no target at all (503).
+      if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('FST_LOLLY_')) {
+        if (err instanceof NoAvailableTargetError) this.header('retry-after', '1')
+        return this.send(err)
       }
       throw err
     }

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
-import { InvalidOptionError, RouteNotBoundError } from '../errors.js'
+import { InvalidOptionError } from '../errors.js'
 import { checkKeys, invalid, isPlainObject, show } from '../options/option-reader.js'
 import { readRouteSettings, ROUTE_SETTING_KEYS } from '../options/route-options.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
@@ -48,7 +48,7 @@ export class RouteDestinations {
     })
   }
 
-  /** The destination of the route `reply` answers; fails for a route the plugin never saw. */
+  /** The destination of the route `reply` answers. */
   of (reply: FastifyReply): Destination {
     // Undefined, not null, in a scope made before the plugin decorated the reply.
     const bound = (reply as ReplyWithDestination)[kDestination]
@@ -57,9 +57,14 @@ export class RouteDestinations {
     // A not-found handler is no route and names no upstream: the default one.
     if (request.is404) return this.own.get(this.defaultPool)!
     // reply.from() called from one of the route's hooks, before its handler: the route's config has it.
-    const configured = (request.routeOptions.config as RouteConfig)[kDestination]
+    const routeOptions = request.routeOptions
+    const config = routeOptions.config as RouteConfig
+    const configured = config[kDestination]
     if (configured !== undefined) return configured
-    throw new RouteNotBoundError(`${request.method} ${request.routeOptions.url}`)
+    // A route the plugin never saw: added before it was registered, as with `app.register(lolly)` not
+    // awaited (reply-from works in any order). Bound now, once; a bad `config.upstream` then fails
+    // its requests (500) instead of startup, and each request reads routeOptions (an object of twelve).
+    return (config[kDestination] = this.bind(config.upstream, `${request.method} ${routeOptions.url}`))
   }
 
   /** Reads a route's `config.upstream` (a name, or an object with a name and the route's own settings). */

@@ -4,8 +4,9 @@ import { checkKeys, invalid, readBoolean, readObject, readString } from './optio
 import { DEFAULT_SETTINGS, UPSTREAM_SETTING_KEYS, readUpstream, readUpstreamSettings } from './upstream-options.js'
 import { readMetricsOptions } from './metrics-options.js'
 import { readStatusOptions } from './status-options.js'
+import { REPLY_FROM_KEYS, readReplyFromOptions, refuseReplyFromOption } from './reply-from-options.js'
 
-const PLUGIN_KEYS = ['targets', 'upstreams', 'defaultUpstream', 'xForwarded', 'status', 'metrics', ...UPSTREAM_SETTING_KEYS]
+const PLUGIN_KEYS = ['targets', 'upstreams', 'defaultUpstream', 'xForwarded', 'status', 'metrics', ...REPLY_FROM_KEYS, ...UPSTREAM_SETTING_KEYS]
 const NAMED_UPSTREAM_KEYS = ['targets', ...UPSTREAM_SETTING_KEYS]
 // Upstream names appear in snapshots, logs, metrics labels and URLs of the status page.
 const UPSTREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/
@@ -13,6 +14,7 @@ const UPSTREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 /** Validates the options given to `register` into the normalised form. Throws FST_LOLLY_INVALID_OPTION. */
 export function readPluginOptions (input: unknown): NormalizedOptions {
   const options = readObject(input ?? {}, 'options')
+  for (const key of Object.keys(options)) refuseReplyFromOption(key, options[key])
   checkKeys(options, PLUGIN_KEYS, '')
   const upstreams = new Map<string, NormalizedUpstream>()
 
@@ -45,6 +47,7 @@ export function readPluginOptions (input: unknown): NormalizedOptions {
     defaultUpstream,
     xForwarded: readBoolean(options, 'xForwarded', '', true),
     status: readStatusOptions(options, ''),
-    metrics: readMetricsOptions(options, '')
+    metrics: readMetricsOptions(options, ''),
+    replyFrom: readReplyFromOptions(options)
   }
 }

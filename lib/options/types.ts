@@ -112,6 +112,17 @@ export interface LollyOptions extends UpstreamSettings {
   status?: boolean | StatusOptions
   /** Prometheus metrics through prom-client (an optional peer dependency). Off unless set. */
   metrics?: boolean | MetricsOptions
+  /**
+   * Request Content-Types (besides application/json) whose parsed bodies are sent on as JSON, as
+   * @fastify/reply-from's option of the same name: for bodies a content-type parser turned into objects.
+   */
+  contentTypesToEncode?: string[]
+  /** @fastify/reply-from's per-request info lines ('fetching from remote server', 'response received'). Default true: off. */
+  disableRequestLogging?: boolean
+  /** Size of @fastify/reply-from's cache of built URLs. Default 100. */
+  cacheURLs?: number
+  /** Turns @fastify/reply-from's URL cache off. Default false. */
+  disableCache?: boolean
 }
 
 /** A route's `config.upstream`: a pool name, or a pool name with a balancer of the route's own. */
@@ -191,4 +202,13 @@ export interface NormalizedOptions {
   status: NormalizedStatus | null
   /** null: no metrics. */
   metrics: NormalizedMetrics | null
+  replyFrom: NormalizedReplyFrom
+}
+
+/** The options of @fastify/reply-from that fastify-lolly hands to the reply-from it hosts. */
+export interface NormalizedReplyFrom {
+  contentTypesToEncode: string[]
+  disableRequestLogging: boolean
+  cacheURLs: number
+  disableCache: boolean
 }

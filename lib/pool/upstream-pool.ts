@@ -35,6 +35,8 @@ export class UpstreamPool implements HealthHost {
   private readonly sets = new BalancerSets()
   private readonly observers = new PoolObservers()
   private readonly byUrl = new Map<string, Target>()
+  /** Targets by origin (several may share one, under different base paths). */
+  private readonly byOrigin = new Map<string, Target[]>()
   private readonly failureStatuses: ReadonlySet<number>
   private readonly slowStart: SlowStart | undefined
   /** A panic change was reported (see announceStart). */
@@ -78,6 +80,11 @@ export class UpstreamPool implements HealthHost {
 
   target (url: string): Target | undefined {
     return this.byUrl.get(url)
+  }
+
+  /** The targets at `origin` (`scheme://host:port`), if any. */
+  targetsAt (origin: string): readonly Target[] | undefined {
+    return this.byOrigin.get(origin)
   }
 
   snapshots (): TargetSnapshot[] {
@@ -187,6 +194,9 @@ export class UpstreamPool implements HealthHost {
     writable(target).routable = false
     for (let i = at; i < targets.length; i++) writable(targets[i]).index = i
     this.byUrl.delete(target.url)
+    const sameOrigin = this.byOrigin.get(target.origin)!.filter((other) => other !== target)
+    if (sameOrigin.length === 0) this.byOrigin.delete(target.origin)
+    else this.byOrigin.set(target.origin, sameOrigin)
     this.slowStart?.stop(target)
     const panic = this.health.forget(target)
     this.sets.invalidate()
@@ -206,6 +216,9 @@ export class UpstreamPool implements HealthHost {
     writable(target).index = this.targets.length
     ;(this.targets as Target[]).push(target)
     this.byUrl.set(target.url, target)
+    const sameOrigin = this.byOrigin.get(target.origin)
+    if (sameOrigin === undefined) this.byOrigin.set(target.origin, [target])
+    else sameOrigin.push(target)
     this.sets.invalidate()
     return { target, panic: this.health.admit(target) }
   }

@@ -1,3 +1,4 @@
+import type { Dispatcher } from 'undici'
 import type { BalancerSet } from '../balancers/balancer-set.js'
 import type { NormalizedRetry } from '../options/retry-options.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
@@ -17,6 +18,13 @@ export interface Destination {
   settings: RequestSettings
 }
 
+/** `opts` with the route's per-try timeouts, unless the caller set its own for this request (reply.from's `timeout`). */
+export function withRouteTimeouts (opts: Dispatcher.DispatchOptions, settings: RequestSettings): Dispatcher.DispatchOptions {
+  const { headersTimeout, bodyTimeout } = settings
+  if ((headersTimeout === undefined && bodyTimeout === undefined) || (opts.headersTimeout != null && opts.bodyTimeout != null)) return opts
+  return { ...opts, headersTimeout: opts.headersTimeout ?? headersTimeout, bodyTimeout: opts.bodyTimeout ?? bodyTimeout }
+}
+
 /** A pool with its own policy and settings: where requests go that name nothing more. */
 export function poolDestination (pool: UpstreamPool): Destination {
   return { pool, balancers: pool.balancers, settings: { retry: pool.config.retry } }
@@ -28,7 +36,9 @@ export interface Abortable {
   abort (reason?: Error): void
 }
 
-/** Told when a request settled (the reply.from call that made it, which tracks what the client's leaving must stop). */
+/** The reply.from call that made a request: it tracks what the client's leaving must stop, and speaks reply-from's errors. */
 export interface SettleListener {
   settled (request: Abortable): void
+  /** The error the caller's handler gets for `err`, the request's own (FST_LOLLY_*). */
+  callerError (err: Error): Error
 }

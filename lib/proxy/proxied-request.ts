@@ -10,12 +10,15 @@ import type { NormalizedRetry } from '../options/retry-options.js'
 import { CLIENT_ABORTED, type TryRecord } from '../pool/pool-events.js'
 import type { Target } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
-import type { Abortable, Destination, SettleListener } from './destination.js'
+import { withRouteTimeouts, type Abortable, type Destination, type RequestSettings, type SettleListener } from './destination.js'
 import { CallerLink, type OnConnect, type OnHeaders } from './caller-handler.js'
 import { ProxyTry, type TryOwner } from './proxy-try.js'
 import { failureReason, isProxySide, isRequestSide, toProxyError, toRequestError } from './upstream-errors.js'
 
 type Handler = Dispatcher.DispatchHandler
+
+// What a hash key is read from when the request has a Fastify request (which the key comes from).
+const NO_DISPATCH: Dispatcher.DispatchOptions = { method: 'GET', path: '/' }
 
 /**
  * One request through a pool, from its first try to the one answer (or error) its caller gets: it
@@ -27,9 +30,8 @@ type Handler = Dispatcher.DispatchHandler
  * fails before that, or answers with a retried status, is retried elsewhere and the caller never
  * hears of it. After the commit there is no retry.
  *
- * Its tries go to `log`, which a caller's retry of the same call (reply-from's `retryDelay`) shares: that
- * retry is a request of its own, whose first pick may go back to a target the log tried when there is
- * no other.
+ * Its tries go to `log`, shared with a caller's retry of the same call (reply-from's `retryDelay`): a
+ * request of its own, whose first pick may go back to a tried target when there is no other.
  */
 export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   private readonly pool: UpstreamPool
@@ -45,8 +47,12 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   /** The try in flight; undefined between tries. */
   private attempt: ProxyTry | undefined = undefined
   private firstStartedAt = 0
-  /** The request's hash key, for hash balancers ('' for the others). */
-  private key = ''
+  /** The request's hash key, for hash balancers ('' for the others); undefined until computed. */
+  private key: string | undefined = undefined
+  /** The target of the first try, when chosen before the request was built (see chooseFirst). */
+  private first: Target | undefined = undefined
+  /** Send the Host header as the caller built it, to every target (see keepHostHeader). */
+  private hostKept = false
   /** Wall clock of the current pick, for targets' Retry-After. */
   private now = 0
   /** Picking may go back to a target the log tried: the first pick of a caller's retry, or retry.sameTarget. */
@@ -59,7 +65,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   private tried = 0
   /** The retry planned while a failed try ends; made at the first one. */
   private plan: RetryPlan<Target> | undefined = undefined
-  private readonly timeouts: { headersTimeout: number | undefined, bodyTimeout: number | undefined } | undefined
+  private readonly settings: RequestSettings
 
   constructor (destination: Destination, log: TryRecord[], request?: FastifyRequest, listener?: SettleListener) {
     this.pool = destination.pool
@@ -69,34 +75,55 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     this.from = log.length
     this.request = request
     this.listener = listener
-    const { headersTimeout, bodyTimeout } = destination.settings
-    // Per-route timeouts apply unless the caller set its own for this request (reply.from's `timeout`).
-    this.timeouts = headersTimeout === undefined && bodyTimeout === undefined ? undefined : { headersTimeout, bodyTimeout }
+    this.settings = destination.settings
   }
 
   /** Sends the request to its first target, or fails it at once when no target can take it. */
   start (opts: Dispatcher.DispatchOptions, handler: Handler): void {
-    const timeouts = this.timeouts
-    if (timeouts !== undefined && (opts.headersTimeout == null || opts.bodyTimeout == null)) {
-      opts = { ...opts, headersTimeout: opts.headersTimeout ?? timeouts.headersTimeout, bodyTimeout: opts.bodyTimeout ?? timeouts.bodyTimeout }
-    }
-    this.opts = opts
+    this.opts = opts = withRouteTimeouts(opts, this.settings)
     this.handler = handler
     const pool = this.pool
     if (pool.closed) return this.fail(new PoolClosedError(pool.name))
-    try {
-      this.key = this.balancers.keyOf(this.request, opts)
-    } catch (err) {
-      // The route's hashKey function threw: nothing was sent, and the request cannot be placed.
-      return this.fail(err as Error)
+    if (this.key === undefined) {
+      try {
+        this.key = this.balancers.keyOf(this.request, opts)
+      } catch (err) {
+        // The route's hashKey function threw: nothing was sent, and the request cannot be placed.
+        return this.fail(err as Error)
+      }
     }
     this.firstStartedAt = performance.now()
     pool.retryBudget.recordRequest(this.firstStartedAt)
+    // A target chosen beforehand goes first while it can take traffic: health and Retry-After still decide.
+    const first = this.first
     // A caller's retry: its first pick may go back to a target the call tried, when no other can take it.
-    const target = this.pick(this.from > 0)
+    const target = first !== undefined && pool.canTake(first) && first.retryAfterUntil <= Date.now() ? first : this.pick(this.from > 0)
     if (target === undefined) this.fail(new NoAvailableTargetError(pool.name))
     else this.send(target)
   }
+
+  /**
+   * Picks the first try's target before the request is sent, so that a caller's hooks can see where
+   * it goes (reply-from's `getUpstream` and `rewriteRequestHeaders`): undefined when no target can
+   * take it now, or when the route's hashKey function threw (start() then fails the request with it).
+   */
+  chooseFirst (): Target | undefined {
+    if (this.key === undefined) {
+      try {
+        this.key = this.balancers.keyOf(this.request, NO_DISPATCH)
+      } catch {
+        return undefined
+      }
+    }
+    this.first ??= this.pick(this.from > 0)
+    return this.first
+  }
+
+  /** The first try goes to `target` (a caller chose it among the pool's), unless it cannot take traffic. */
+  preferFirst (target: Target): void { this.first = target }
+
+  /** The caller set its own Host header: every try sends it as it is, instead of its target's host. */
+  keepHostHeader (): void { this.hostKept = true }
 
   /**
    * The client went away (or the caller's handler gave up): stop the try in flight without holding
@@ -148,7 +175,10 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     const target = attempt.target
     const durationMs = this.record(attempt, statusCode, undefined)
     this.pool.tryAnswered(target, statusCode, durationMs)
-    if (statusCode === 503 && this.retry.maxRetryAfter > 0) this.noteRetryAfter(target, rawHeaders)
+    if (statusCode === 503 && this.retry.maxRetryAfter > 0) {
+      const until = retryAfterUntil(findRetryAfter(rawHeaders), Date.now(), this.retry.maxRetryAfter)
+      if (until !== undefined) this.pool.holdOff(target, until)
+    }
     if (this.retry.statuses.has(statusCode) && this.planRetry({ status: statusCode })) {
       attempt.discard()
       return true
@@ -207,10 +237,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
 
   // ---- failover ----
 
-  /**
-   * Decides the retry of a failed try (failover-policy.ts), picks its target and takes a retry-budget
-   * slot; false, with nothing held, if any of them says no.
-   */
+  /** Decides a failed try's retry (failover-policy.ts), picks its target, takes a retry-budget slot; false, holding nothing, if one says no. */
   private planRetry (failure: TryFailure): boolean {
     const now = performance.now()
     const context = { method: this.opts.method, body: this.opts.body, tries: this.log.length, elapsedMs: now - this.firstStartedAt }
@@ -235,11 +262,11 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   private pick (mayRepeat: boolean): Target | undefined {
     this.now = Date.now()
     const pool = this.pool
-    let target = pool.pick(this.balancers, this.key, this)
+    let target = pool.pick(this.balancers, this.key!, this)
     if (target === undefined && (mayRepeat || this.retry.sameTarget) && this.log.length > 0) {
       // No target left that was not tried: the only one that can take traffic may be tried again.
       this.repeating = true
-      target = pool.pick(this.balancers, this.key, this)
+      target = pool.pick(this.balancers, this.key!, this)
       this.repeating = false
     }
     return target
@@ -250,14 +277,9 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     let opts = this.opts
     const headers = opts.headers as Record<string, unknown> | null | undefined
     // reply-from addresses the pool by a placeholder origin; the target is told its own host.
-    if (headers != null && typeof headers.host === 'string') headers.host = target.host
+    if (!this.hostKept && headers != null && typeof headers.host === 'string') headers.host = target.host
     if (target.basePath !== '') opts = { ...opts, path: target.basePath + opts.path }
     target.dispatcher.dispatch(opts, attempt)
-  }
-
-  private noteRetryAfter (target: Target, rawHeaders: Buffer[]): void {
-    const until = retryAfterUntil(findRetryAfter(rawHeaders), Date.now(), this.retry.maxRetryAfter)
-    if (until !== undefined) this.pool.holdOff(target, until)
   }
 
   /** Adds the try's record to the log; returns its duration. */
@@ -270,10 +292,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
 
   // ---- the end ----
 
-  /**
-   * `attempt`'s answer is the one: from here on there is no retry. The caller hears that a response
-   * started only now, once, and not for the answers of tries that were retried.
-   */
+  /** `attempt`'s answer is the one: no retry from here on. The caller hears a response started now, once, not for retried answers. */
   private commit (attempt: ProxyTry): void {
     this.committed = true
     if (attempt.responseStarted) this.handler.onResponseStarted?.()
@@ -281,7 +300,8 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
 
   private fail (err: Error): void {
     this.settle()
-    this.handler.onError!(err)
+    const listener = this.listener
+    this.handler.onError!(listener === undefined ? err : listener.callerError(err))
   }
 
   private settle (): void {

@@ -1,0 +1,43 @@
+import { test } from 'tap'
+import Fastify from 'fastify'
+import lolly from '../lib/index.js'
+import { closedPort, startUpstream } from './helpers/upstreams.js'
+
+// reply-from's rewriteRequestHeaders sees `host` as the upstream's host, and a Host it sets is sent.
+
+test('rewriteRequestHeaders sees the Host of the target the request goes to', async (t) => {
+  const a = await startUpstream('a')
+  const b = await startUpstream('b')
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await a.close(); await b.close() })
+  await app.register(lolly, { targets: [a.url, b.url], healthCheck: false })
+  const seen: unknown[] = []
+  app.get('/*', (_req, reply) => reply.from(undefined, {
+    rewriteRequestHeaders: (_request, headers) => { seen.push(headers.host); return headers }
+  }))
+  for (let i = 0; i < 4; i++) await app.inject('/x')
+  const hits = [...a.hits.map(() => `127.0.0.1:${a.port}`), ...b.hits.map(() => `127.0.0.1:${b.port}`)]
+  t.same([...seen].sort(), hits.sort(), 'each request saw the host of the target it reached')
+  t.equal(a.hits.length, 2)
+  for (const hit of a.hits) t.equal(hit.headers.host, `127.0.0.1:${a.port}`)
+})
+
+test('a Host set by rewriteRequestHeaders is sent as set, to every target a failover tries', async (t) => {
+  const dead = await closedPort()
+  const up = await startUpstream('up')
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await up.close() })
+  await app.register(lolly, { targets: [`http://127.0.0.1:${dead}`, up.url], balancer: 'first', healthCheck: false, passive: false })
+  app.get('/virtual', (_req, reply) => reply.from('/x', {
+    rewriteRequestHeaders: (_request, headers) => ({ ...headers, host: 'api.example.test' })
+  }))
+  app.get('/plain', (_req, reply) => reply.from('/x', {
+    rewriteRequestHeaders: (_request, headers) => ({ ...headers, 'x-mine': '1' })
+  }))
+  const virtual = await app.inject('/virtual')
+  t.equal(virtual.statusCode, 200)
+  t.equal(up.hits[0].headers.host, 'api.example.test', 'the caller\'s Host survived the failover')
+  t.equal((await app.inject('/plain')).statusCode, 200)
+  t.equal(up.hits[1].headers.host, `127.0.0.1:${up.port}`, 'a Host the caller left alone follows the target through the failover')
+  t.equal(up.hits[1].headers['x-mine'], '1')
+})
