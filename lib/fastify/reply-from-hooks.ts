@@ -20,7 +20,8 @@ type RequestWithCall = FastifyRequest & { [kFromCall]: FromCall }
 export class ReplyFromHooks {
   /** What reply.from() without options runs with: one object for every call. */
   readonly defaults: FromOptions
-  private readonly xForwarded: boolean
+  /** Whether requests get X-Forwarded-* (the fast path builds its requests itself). */
+  readonly xForwarded: boolean
 
   constructor (xForwarded: boolean) {
     this.xForwarded = xForwarded
@@ -81,7 +82,7 @@ function responseHeaders (headers: Headers, request: FastifyRequest): Headers {
 }
 
 /** reply-from wraps every dispatcher error in its own; the client gets ours (502/503/504, FST_LOLLY_*). */
-function onError (reply: FastifyReply, { error }: { error: Error & { cause?: unknown } }): void {
+export function onError (reply: FastifyReply, { error }: { error: Error & { cause?: unknown } }): void {
   describeTries((reply.request as RequestWithCall)[kFromCall])
   // The client went away: nobody to answer, and not a server error to log.
   if (reply.raw.destroyed) return
@@ -99,7 +100,7 @@ function onError (reply: FastifyReply, { error }: { error: Error & { cause?: unk
  * replaces the request's, so a request that went through on its first try costs nothing and Fastify's
  * "request completed" line for one that did not says which targets were tried and why.
  */
-function describeTries (call: FromCall): void {
+export function describeTries (call: FromCall): void {
   const tries = call.log
   if (tries.length < 2) return
   const reply = call.reply

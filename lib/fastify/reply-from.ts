@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import { BadRequestTargetError } from '../errors.js'
+import { FastAnswer } from './fast-answer.js'
+import { fastPath, fastRequest } from './fast-request.js'
 import { kFromCall, FromCall } from './from-call.js'
 import type { ReplyFromImpl } from './reply-from-host.js'
 import type { FromOptions, ReplyFromHooks } from './reply-from-hooks.js'
@@ -8,7 +10,11 @@ import type { RouteDestinations } from './route-binding.js'
 
 type WithCall<T> = T & { [kFromCall]: FromCall | null }
 
-/** Builds our `reply.from`: reply-from's, sent through the route's pool, with our hooks in front of the caller's. */
+/**
+ * Builds our `reply.from`: the calls the fast path covers (fast-request.ts says which) are built
+ * here and answered by a FastAnswer straight from the route's pool; every other one is reply-from's,
+ * sent through the route's pool, with our hooks in front of the caller's.
+ */
 export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, destinations: RouteDestinations) {
   return function from (this: FastifyReply, source?: string, opts?: FromOptions): FastifyReply {
     const destination = destinations.of(this)
@@ -19,6 +25,12 @@ export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, desti
     const res = this.raw as WithCall<ServerResponse>
     res[kFromCall] = call
     res.on('close', onResponseClose)
+    const path = fastPath(request, source, opts)
+    if (path !== undefined) {
+      const dispatch = fastRequest(request, path, opts, hooks.xForwarded)
+      call.send(dispatch, new FastAnswer(call, opts, dispatch.method))
+      return this
+    }
     try {
       return original.call(this, source, opts === undefined ? hooks.defaults : hooks.withCaller(opts))
     } catch (err) {
