@@ -1,5 +1,6 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
+import http from 'node:http'
 import http2 from 'node:http2'
 import net, { type AddressInfo } from 'node:net'
 import lolly from '../lib/index.js'
@@ -84,6 +85,18 @@ test('request headers: hop-by-hop and Connection-named ones dropped, the caller\
   t.equal(plain.headers['x-kept'], '2')
   t.equal(plain.headers.host, `127.0.0.1:${up.port}`, 'the target is told its own host')
   t.equal(plain.headers['x-forwarded-for'], '127.0.0.1')
+
+  // Names that are hop-by-hop anyway: nothing more to drop.
+  const keepAlive = await new Promise<{ headers: Record<string, string> }>((resolve, reject) => {
+    http.get({ port, host: '127.0.0.1', path: '/plain', agent: false, headers: { connection: 'keep-alive, TE', 'x-kept': '3' } }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => { body += chunk })
+      res.on('end', () => resolve(JSON.parse(body)))
+    }).on('error', reject)
+  })
+  t.equal(keepAlive.headers['x-kept'], '3')
+  t.equal(keepAlive.headers.connection, 'keep-alive', 'undici\'s own')
 
   const hooked = (await app.inject('/hook')).json()
   t.equal(hooked.headers['x-mine'], 'added')

@@ -64,10 +64,11 @@ export function fastRequest (request: FastifyRequest, path: string, opts: FromOp
   const req = request.raw
   const incoming = req.headers as Headers
   const connection = incoming.connection
-  const listed = typeof connection === 'string' ? connectionTokens(connection) : undefined
+  // `Connection: keep-alive` (or close) names nothing but a hop-by-hop header: no list to check.
+  const listed = typeof connection === 'string' ? listedNames(connection) : undefined
   let headers: Headers = {}
   for (const name in incoming) {
-    if (HOP_BY_HOP.has(name) || (listed !== undefined && listed.includes(name))) continue
+    if (HOP_BY_HOP.has(name) || listed?.includes(name) === true) continue
     headers[name] = incoming[name]
   }
   // What reply-from sets and a caller's hook sees; the pool gives each target its own host.
@@ -82,6 +83,13 @@ export function fastRequest (request: FastifyRequest, path: string, opts: FromOp
     timeout = opts.timeout
   }
   return { origin: PLACEHOLDER_BASE, path, method: method as Dispatcher.HttpMethod, headers: headers as Dispatcher.DispatchOptions['headers'], body: '', headersTimeout: timeout, bodyTimeout: timeout }
+}
+
+/** The names a client's Connection header lists that are not hop-by-hop anyway; undefined if none. */
+function listedNames (connection: string): string[] | undefined {
+  if (connection === 'keep-alive' || connection === 'close') return undefined
+  const names = connectionTokens(connection).filter((name) => !HOP_BY_HOP.has(name))
+  return names.length === 0 ? undefined : names
 }
 
 /** The names a Connection header lists, lower-cased, as reply-from reads them. */
