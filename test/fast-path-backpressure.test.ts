@@ -8,10 +8,10 @@ import lolly from '../lib/index.js'
 // the proxy holds a stream's buffer and the sockets', not the body. Client, proxy and upstream all
 // run in this process, so the RSS measured is everyone's, and a body held in memory would show.
 
-const TOTAL = 256 * 1024 * 1024
+const TOTAL = 512 * 1024 * 1024
 const CHUNK = Buffer.alloc(64 * 1024, 'x')
 
-test('a 256 MiB download to a slow reader keeps RSS flat', async (t) => {
+test('a 512 MiB download to a slow reader keeps RSS flat', async (t) => {
   const upstream = http.createServer((_req, res) => {
     // No Content-Length: a body of unknown length, as a large download often is.
     res.writeHead(200, { 'content-type': 'application/octet-stream' })
@@ -62,5 +62,7 @@ test('a 256 MiB download to a slow reader keeps RSS flat', async (t) => {
   })
   t.equal(received, TOTAL)
   const growth = (peak - before) / 1024 / 1024
-  t.ok(growth < 64, `RSS grew by ${growth.toFixed(0)} MiB while 256 MiB went through`)
+  // Garbage not yet collected (every chunk read is) makes up most of what growth there is, 30-75 MiB
+  // across runs; without backpressure (onData never returning false) it grew by 458 MiB.
+  t.ok(growth < 160, `RSS grew by ${growth.toFixed(0)} MiB while 512 MiB went through`)
 })

@@ -145,12 +145,19 @@ test('errors before the answer: ours to the client, reply-from\'s wrapper to a c
       reply.code(502).send({ code: (error as Error & { code: string }).code, cause: (error as Error & { cause: { code: string } }).cause.code })
     }
   }))
+  app.post('/theirs-slow-path', (_req, reply) => reply.from('/theirs', {
+    onError (reply, { error }) {
+      reply.code(502).send({ code: (error as Error & { code: string }).code, cause: (error as Error & { cause: { code: string } }).cause.code })
+    }
+  }))
   app.get('/sent', (_req, reply) => {
     reply.from()
     return reply.send('mine')
   })
   t.equal((await app.inject('/default')).json().code, 'FST_LOLLY_BAD_GATEWAY')
   t.same((await app.inject('/theirs')).json(), { code: 'FST_REPLY_FROM_INTERNAL_SERVER_ERROR', cause: 'FST_LOLLY_BAD_GATEWAY' })
+  t.same((await app.inject({ method: 'POST', url: '/theirs-slow-path', payload: { a: 1 } })).json(),
+    { code: 'FST_REPLY_FROM_INTERNAL_SERVER_ERROR', cause: 'FST_LOLLY_BAD_GATEWAY' }, 'the same through reply-from (a request body)')
   const sent = await app.inject('/sent')
   t.equal(sent.body, 'mine', 'a reply sent meanwhile is left alone')
   await new Promise((resolve) => setTimeout(resolve, 50))
