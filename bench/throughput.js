@@ -9,6 +9,7 @@ const path = require('node:path')
 const { startChild } = require('./ipc.js')
 const { runLoad } = require('./load.js')
 const { median } = require('./median.js')
+const { startCaddy } = require('./caddy.js')
 const { startNginx } = require('./nginx.js')
 const { startUpstreams } = require('./upstreams.js')
 const { formatTable, fixed, percent } = require('./table.js')
@@ -21,11 +22,15 @@ const CONTENDERS = [
   { key: 'http-proxy', label: 'http-proxy, keep-alive, round robin' },
   { key: 'lolly-round-robin', label: 'fastify-lolly, round-robin' },
   { key: 'lolly-least-latency', label: 'fastify-lolly, least-latency' },
-  { key: 'nginx', label: 'nginx (outside reference)' }
+  { key: 'nginx', label: 'nginx (outside reference)' },
+  { key: 'caddy', label: 'Caddy, GOMAXPROCS=1 (outside reference)' }
 ]
+// Not Node processes of ours: no profile, no lolly options.
+const OUTSIDE = new Set(['nginx', 'caddy'])
 
 async function startContender (contender, targets, ports, lollyOptions) {
   if (contender.key === 'nginx') return startNginx(ports)
+  if (contender.key === 'caddy') return startCaddy(ports)
   const child = startChild(PROXY, [contender.key, JSON.stringify({ targets, options: lollyOptions })])
   const info = await child.ready
   if (info.unavailable !== undefined) {
@@ -149,6 +154,6 @@ function formatThroughput ({ settings, rows }) {
 }
 
 /** Contenders that run in a Node child, so `--cpu-prof=<key>` and `--heap-prof=<key>` can profile them. */
-const NODE_CONTENDERS = CONTENDERS.filter((c) => c.key !== 'nginx').map((c) => c.key)
+const NODE_CONTENDERS = CONTENDERS.filter((c) => !OUTSIDE.has(c.key)).map((c) => c.key)
 
 module.exports = { runThroughputBench, formatThroughput, measure, NODE_CONTENDERS }

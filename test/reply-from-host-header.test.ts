@@ -41,3 +41,17 @@ test('a Host set by rewriteRequestHeaders is sent as set, to every target a fail
   t.equal(up.hits[1].headers.host, `127.0.0.1:${up.port}`, 'a Host the caller left alone follows the target through the failover')
   t.equal(up.hits[1].headers['x-mine'], '1')
 })
+
+test('a pool with no target left: rewriteRequestHeaders still runs, and the client gets 503', async (t) => {
+  const up = await startUpstream('up')
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await up.close() })
+  await app.register(lolly, { targets: [up.url], healthCheck: false })
+  let calls = 0
+  app.get('/*', (_req, reply) => reply.from(undefined, { rewriteRequestHeaders: (_request, headers) => { calls++; return headers } }))
+  await app.lolly.removeTarget('default', up.url)
+  const res = await app.inject('/x')
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().code, 'FST_LOLLY_NO_AVAILABLE_TARGET')
+  t.equal(calls, 1)
+})

@@ -22,7 +22,8 @@ type RequestWithCall = FastifyRequest & { [kFromCall]: FromCall }
 export class ReplyFromHooks {
   /** What reply.from() without options runs with: one object for every call. */
   readonly defaults: FromOptions
-  private readonly xForwarded: boolean
+  /** Whether requests get X-Forwarded-* (the fast path builds its requests itself). */
+  readonly xForwarded: boolean
 
   constructor (xForwarded: boolean) {
     this.xForwarded = xForwarded
@@ -106,7 +107,7 @@ type LollyTagged = Error & { code?: string, [kLollyError]?: Error }
  * dispatcher error in an error of its own, whose cause is undici's error (ours on it, see
  * FromCall.callerError) or one of ours.
  */
-function onError (reply: FastifyReply, { error }: ErrorContext): void {
+export function onError (reply: FastifyReply, { error }: ErrorContext): void {
   describeTries((reply.request as RequestWithCall)[kFromCall])
   // The client went away: nobody to answer, and not a server error to log.
   if (reply.raw.destroyed) return
@@ -126,7 +127,7 @@ function onError (reply: FastifyReply, { error }: ErrorContext): void {
  * word for (no target can take the request, the pool closed), reaches it as ours rather than inside
  * reply-from's generic 500.
  */
-function callerContext (context: ErrorContext): ErrorContext {
+export function callerContext (context: ErrorContext): ErrorContext {
   const cause = context.error.cause as LollyTagged | undefined
   return isLollyError(cause) ? { error: cause } : context
 }
@@ -155,7 +156,7 @@ function chooseUpstream (request: RequestWithCall, theirs: NonNullable<FromOptio
  * replaces the request's, so a request that went through on its first try costs nothing and Fastify's
  * "request completed" line for one that did not says which targets were tried and why.
  */
-function describeTries (call: FromCall): void {
+export function describeTries (call: FromCall): void {
   const tries = call.log
   if (tries.length < 2) return
   const reply = call.reply

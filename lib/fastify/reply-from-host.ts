@@ -11,6 +11,8 @@ export type ReplyFromImpl = (this: FastifyReply, source?: string, opts?: Fastify
  * and if anything ever leaked the name could not resolve. The pool replaces it with the target.
  */
 export const PLACEHOLDER_BASE = 'http://upstream.fastify-lolly.invalid'
+/** Its host, the Host header reply-from sets (and a caller's rewriteRequestHeaders sees). */
+export const PLACEHOLDER_HOST = 'upstream.fastify-lolly.invalid'
 
 /**
  * Runs @fastify/reply-from's plugin against a facade of `app` that keeps its `reply.from`

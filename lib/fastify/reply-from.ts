@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import { BadRequestTargetError, NoAvailableTargetError } from '../errors.js'
+import { FastAnswer } from './fast-answer.js'
+import { fastPath, fastRequest } from './fast-request.js'
 import { kFromCall, FromCall } from './from-call.js'
 import { isAbsolute, pathInPool } from './pool-urls.js'
 import type { ReplyFromImpl } from './reply-from-host.js'
@@ -9,8 +11,12 @@ import type { RouteDestinations } from './route-binding.js'
 
 type WithCall<T> = T & { [kFromCall]: FromCall | null }
 
-/** Builds our `reply.from`: reply-from's, sent through the route's pool, with our hooks in front of the caller's. */
-export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, destinations: RouteDestinations) {
+/**
+ * Builds our `reply.from`: the calls the fast path covers (fast-request.ts says which) are built
+ * here and answered by a FastAnswer straight from the route's pool; every other one is reply-from's,
+ * sent through the route's pool, with our hooks in front of the caller's.
+ */
+export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, destinations: RouteDestinations, fast: boolean) {
   return function from (this: FastifyReply, source?: string, opts?: FromOptions): FastifyReply {
     const destination = destinations.of(this)
     const request = this.request as WithCall<FastifyReply['request']>
@@ -20,6 +26,13 @@ export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, desti
     const res = this.raw as WithCall<ServerResponse>
     res[kFromCall] = call
     res.on('close', onResponseClose)
+    // Not with reply-from's request logging on (disableRequestLogging: false): its lines are reply-from's.
+    const path = fast ? fastPath(request, source, opts) : undefined
+    if (path !== undefined) {
+      const dispatch = fastRequest(call, path, opts, hooks.xForwarded)
+      call.send(dispatch, new FastAnswer(call, opts, dispatch.method))
+      return this
+    }
     try {
       // An absolute source (or a client's absolute-form request target) whose origin is one of the
       // pool's targets goes to the pool by its path; reply-from itself refuses any source that would

@@ -13,7 +13,10 @@ export function stripHopByHop (headers: Headers, copy = false): Headers {
     for (const name of connection.split(',')) {
       const trimmed = name.trim().toLowerCase()
       // A client must not be able to strip what the proxy adds (X-Forwarded-*, see reply-from's advisory).
-      if (trimmed !== '' && !trimmed.startsWith('x-forwarded-')) delete headers[trimmed]
+      // A hop-by-hop name (`Connection: keep-alive`, on nearly every response of a Node upstream) is
+      // dropped below anyway: deleting it here turned the headers into a dictionary first (measured
+      // in a profile of the proxy: stripHopByHop 2.6 % of its CPU, the most of any of our functions).
+      if (trimmed !== '' && !HOP_BY_HOP.has(trimmed) && !trimmed.startsWith('x-forwarded-')) delete headers[trimmed]
     }
   }
   if (copy) return withoutHopByHop(headers)
