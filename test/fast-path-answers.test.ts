@@ -135,6 +135,8 @@ test('a body that breaks off: a small one answers 502, a streamed one is cut, an
   const app = Fastify()
   t.teardown(async () => { await app.close(); await up.close() })
   await app.register(lolly, { targets: [up.url] })
+  // A header the app sets before reply.from(), with a name the upstream also sends.
+  app.addHook('onRequest', async (_req, reply) => { reply.header('x-up', 'mine') })
   app.get('/*', (_req, reply) => reply.from())
   await app.listen({ port: 0, host: '127.0.0.1' })
   const port = (app.server.address() as AddressInfo).port
@@ -142,7 +144,7 @@ test('a body that breaks off: a small one answers 502, a streamed one is cut, an
   const small = await app.inject('/small')
   t.equal(small.statusCode, 502)
   t.equal(small.json().code, 'FST_LOLLY_BAD_GATEWAY')
-  t.equal(small.headers['x-up'], undefined, 'the upstream\'s headers are taken back')
+  t.equal(small.headers['x-up'], 'mine', 'none of the upstream\'s headers reached the reply; the app\'s own stay')
   t.equal((await app.inject('/odd')).json().code, 'FST_REPLY_FROM_BAD_GATEWAY')
   const cut = await new Promise<{ status: number, error: string }>((resolve) => {
     http.get(`http://127.0.0.1:${port}/stream`, (res) => {
@@ -200,4 +202,50 @@ test('a client that leaves: mid-body (buffered or streamed), and before reply.fr
   for (let i = 0; i < 100 && !settled(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(hits, 3)
   t.equal(pool.targets[0].inflight, 0, 'no request is left holding its target')
+})
+
+test('an answer nobody reads: a failure is no uncaught error, and the response\'s end stops it and frees its slot', async (t) => {
+  let writes = 0
+  const endless = http.createServer((_req, res) => {
+    res.setHeader('content-type', 'text/plain')
+    const timer = setInterval(() => { writes++; res.write('x'.repeat(1024)) }, 10)
+    res.on('close', () => clearInterval(timer))
+  })
+  await new Promise<void>((resolve) => endless.listen(0, '127.0.0.1', resolve))
+  const app = Fastify()
+  t.teardown(async () => {
+    await app.close()
+    endless.closeAllConnections()
+    await new Promise((resolve) => endless.close(resolve))
+  })
+  await app.register(lolly, { targets: [`http://127.0.0.1:${(endless.address() as AddressInfo).port}`], healthCheck: false })
+  // An onSend hook that replaces the payload: the upstream body is never read.
+  app.get('/replaced', { onSend: async () => 'replaced' }, (_req, reply) => reply.from('/x'))
+  app.post('/replaced', { onSend: async () => 'replaced' }, (_req, reply) => reply.from('/x'))
+  // An onResponse that sends the body only later: the client leaves meanwhile.
+  app.get('/later', (_req, reply) => reply.from('/x', {
+    onResponse (_request, reply, res) { setTimeout(() => reply.send(res.stream), 200) }
+  }))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+  const inflight = () => app.lolly.targets[0].inflight
+
+  t.equal((await app.inject('/replaced')).body, 'replaced', 'fast path')
+  t.equal((await app.inject({ method: 'POST', url: '/replaced', headers: { 'content-type': 'text/plain' }, payload: 'b' })).body, 'replaced', 'reply-from\'s path')
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(inflight(), 0, 'both upstream requests were stopped when their responses ended')
+
+  const uncaught: Error[] = []
+  const onUncaught = (err: Error) => { uncaught.push(err) }
+  process.on('uncaughtException', onUncaught)
+  t.teardown(() => { process.off('uncaughtException', onUncaught) })
+  await new Promise<void>((resolve) => {
+    const req = http.get(`http://127.0.0.1:${port}/later`)
+    req.on('error', () => resolve())
+    setTimeout(() => { req.destroy(); resolve() }, 50)
+  })
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  t.same(uncaught, [], 'the body failed while nobody read it: no uncaught error')
+  t.equal(inflight(), 0)
+  t.ok(writes > 0)
 })

@@ -44,7 +44,7 @@ export class FastAnswer implements Dispatcher.DispatchHandler {
   #body: UpstreamBody | undefined = undefined
   #chunks: Buffer[] | undefined = undefined
   #length = 0
-  /** The headers put on the reply, while they can still be taken back (a small body that broke off). */
+  /** A small body's headers, put on the reply with it once it is whole. */
   #sent: Headers | undefined = undefined
 
   constructor (call: FromCall, opts: FromOptions | undefined, method: string) {
@@ -69,10 +69,13 @@ export class FastAnswer implements Dispatcher.DispatchHandler {
     let out = stripHopByHop(headers)
     const theirs = opts?.rewriteHeaders
     if (theirs !== undefined) out = theirs(out as never, request as never) as Headers
-    for (const name in out) {
-      if (name.charCodeAt(0) !== 58) reply.header(name, out[name])
-    }
     const req = request.raw
+    const onResponse = opts?.onResponse
+    // A small body goes on the reply with its headers once it is whole (onComplete): if it breaks off,
+    // nothing of it was put on the reply, and the 502 instead carries what the route set before.
+    const buffered = onResponse === undefined && this.#fits(statusCode, headers, out, req.method)
+    if (buffered) this.#sent = out
+    else putHeaders(reply, out)
     // An HTTP/1 connection cannot be reused until its request body has been consumed.
     if (!req.complete) reply.header('connection', 'close')
     try {
@@ -85,21 +88,20 @@ export class FastAnswer implements Dispatcher.DispatchHandler {
       return true
     }
     if (req.aborted) {
-      // The client already left; its response's close stops this request (FromCall.responseClosed).
+      // The client already left before the answer came: stop it, as reply-from destroys its body.
       this.#state = DROPPED
+      this.#abort!()
       return true
     }
-    const onResponse = opts?.onResponse
     if (onResponse !== undefined) {
       const body = this.#stream(resume)
       delete headers['transfer-encoding']
       onResponse(request as never, reply as never, { statusCode, headers, stream: body } as never)
       return true
     }
-    if (this.#fits(statusCode, headers, out, req.method)) {
+    if (buffered) {
       this.#state = BUFFERING
       this.#chunks = []
-      this.#sent = out
       return true
     }
     reply.send(this.#stream(resume))
@@ -122,7 +124,9 @@ export class FastAnswer implements Dispatcher.DispatchHandler {
     if (state === BUFFERING) {
       const chunks = this.#chunks!
       this.#chunks = undefined
-      this.#call.reply.send(chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, this.#length))
+      const reply = this.#call.reply
+      putHeaders(reply, this.#sent!)
+      reply.send(chunks.length === 1 ? chunks[0] : chunks.length === 0 ? EMPTY : Buffer.concat(chunks, this.#length))
     } else if (state === STREAMING) {
       this.#body!.complete()
     }
@@ -135,11 +139,10 @@ export class FastAnswer implements Dispatcher.DispatchHandler {
     const reply = this.#call.reply
     reply.request.log.warn(err, 'response errored')
     if (state === BUFFERING) {
-      // A small body broke off before a byte of the answer went out: the client gets a 502 (504 for
-      // a body timeout) instead of its headers, which are taken back.
+      // A small body broke off before a byte of the answer went out, or onto the reply: the client
+      // gets a clean 502 (504 for a body timeout) where reply-from sends the headers and a cut body.
       this.#state = DROPPED
       this.#chunks = undefined
-      for (const name in this.#sent) reply.removeHeader(name)
       if (reply.raw.destroyed) return
       const log = this.#call.log
       reply.send(toProxyError(err, log[log.length - 1].target))
@@ -172,5 +175,12 @@ export class FastAnswer implements Dispatcher.DispatchHandler {
     if (typeof length !== 'string' || out['content-length'] !== length || out['content-type'] === undefined) return false
     if (statusCode === 204 || statusCode === 304 || this.#method === 'HEAD' || clientMethod === 'HEAD') return false
     return Number(length) <= MAX_BUFFERED_BYTES
+  }
+}
+
+/** The answer's headers onto the reply (HTTP/2 pseudo-headers, `:status` and the like, skipped). */
+function putHeaders (reply: FastifyReply, headers: Headers): void {
+  for (const name in headers) {
+    if (name.charCodeAt(0) !== 58) reply.header(name, headers[name])
   }
 }

@@ -90,7 +90,17 @@ export function fastRequest (call: FromCall, path: string, opts: FromOptions | u
     if (opts.method) method = opts.method
     timeout = opts.timeout
   }
-  return { origin: PLACEHOLDER_BASE, path, method: method as Dispatcher.HttpMethod, headers: headers as Dispatcher.DispatchOptions['headers'], body: '', headersTimeout: timeout, bodyTimeout: timeout }
+  // The route's timeouts filled in here, where a caller set none, so the pool need not copy the options.
+  const settings = call.destination.settings
+  return {
+    origin: PLACEHOLDER_BASE,
+    path,
+    method: method as Dispatcher.HttpMethod,
+    headers: headers as Dispatcher.DispatchOptions['headers'],
+    body: '',
+    headersTimeout: timeout ?? settings.headersTimeout,
+    bodyTimeout: timeout ?? settings.bodyTimeout
+  }
 }
 
 /** The names a client's Connection header lists that are not hop-by-hop anyway; undefined if none. */

@@ -99,12 +99,13 @@ export class FromCall implements SettleListener {
 
   /** The response closed: sent whole, or cut because the client went away (`complete` false). */
   responseClosed (complete: boolean): void {
-    // Answers a caller's retry replaced, which nobody reads: a large body would otherwise hold its
-    // connection and its target's in-flight slot for good, since undici runs no bodyTimeout while it
-    // waits for a reader.
+    // Answers nobody reads any more: those a caller's retry replaced, and, once the response is
+    // complete, one still running (an onSend hook replaced the body, or an onResponse never read
+    // it). A large body would otherwise hold its connection and its target's in-flight slot for
+    // good, since undici runs no bodyTimeout while it waits for a reader. An answer that was read
+    // settled before the response could end, so nothing read is cut.
     if (this.older !== undefined) for (const request of this.older) request.abort()
-    if (complete) return
-    this.clientLeft = true
+    if (!complete) this.clientLeft = true
     this.current?.abort()
   }
 

@@ -42,7 +42,7 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
   app.decorateRequest('lolly', null)
   app.decorateRequest(kFromCall, null)
   const destinations = new RouteDestinations(pools, defaultPool)
-  app.decorateReply('from', buildFrom(original, new ReplyFromHooks(options.xForwarded), destinations, options.replyFrom.disableRequestLogging))
+  app.decorateReply('from', buildFrom(original, new ReplyFromHooks(options.xForwarded), destinations, /* fast path: */ options.replyFrom.disableRequestLogging))
   destinations.install(app)
 
   if (options.metrics !== null) installMetrics(app, poolList, options.metrics)
