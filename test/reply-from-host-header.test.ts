@@ -31,6 +31,10 @@ test('a Host set by rewriteRequestHeaders is sent as set, to every target a fail
   app.get('/virtual', (_req, reply) => reply.from('/x', {
     rewriteRequestHeaders: (_request, headers) => ({ ...headers, host: 'api.example.test' })
   }))
+  // A request body: reply-from's path, where the same rule holds.
+  app.post('/virtual', (_req, reply) => reply.from('/x', {
+    rewriteRequestHeaders: (_request, headers) => ({ ...headers, host: 'api.example.test' })
+  }))
   app.get('/plain', (_req, reply) => reply.from('/x', {
     rewriteRequestHeaders: (_request, headers) => ({ ...headers, 'x-mine': '1' })
   }))
@@ -40,6 +44,10 @@ test('a Host set by rewriteRequestHeaders is sent as set, to every target a fail
   t.equal((await app.inject('/plain')).statusCode, 200)
   t.equal(up.hits[1].headers.host, `127.0.0.1:${up.port}`, 'a Host the caller left alone follows the target through the failover')
   t.equal(up.hits[1].headers['x-mine'], '1')
+  const posted = await app.inject({ method: 'POST', url: '/virtual', headers: { 'content-type': 'text/plain' }, payload: 'body' })
+  t.equal(posted.statusCode, 200)
+  t.equal(up.hits[2].headers.host, 'api.example.test', 'on reply-from\'s path too')
+  t.equal(up.hits[2].body, 'body')
 })
 
 test('a pool with no target left: rewriteRequestHeaders still runs, and the client gets 503', async (t) => {
