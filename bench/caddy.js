@@ -5,11 +5,11 @@
 // second as fastify-lolly's contender has, keep-alive connections, and GOMAXPROCS=1: one core, as one
 // Node process uses. Its config and data in a fresh temp dir; no admin endpoint, no automatic HTTPS.
 
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { findOnPath, freePort, waitForPort, procCpuMeter } = require('./outside-process.js')
+const { findOnPath, freePort, runOutsideProcess } = require('./outside-process.js')
 
 function caddyfile (port, upstreamPorts) {
   return `{
@@ -45,34 +45,17 @@ async function startCaddy (upstreamPorts) {
   const version = (spawnSync(binary, ['version'], { encoding: 'utf8' }).stdout ?? '').trim().split(' ')[0]
   // Caddy keeps its data (certificates, autosaves) under XDG dirs: the temp dir, never the user's.
   const env = { ...process.env, GOMAXPROCS: '1', XDG_DATA_HOME: dir, XDG_CONFIG_HOME: dir, HOME: dir }
-  let stderr = ''
-  let exited = false
-  const child = spawn(binary, ['run', '--config', config, '--adapter', 'caddyfile'], { stdio: ['ignore', 'ignore', 'pipe'], env })
-  // Caddy logs every startup step to stderr: keep only the end, for an error message.
-  child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4096) })
-  child.on('exit', () => { exited = true })
-  const stop = async () => {
-    if (!exited) {
-      const gone = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await gone
-    }
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-  try {
-    await waitForPort(port, 10_000, () => exited)
-  } catch (err) {
-    await stop()
-    return { unavailable: `failed to start: ${(stderr || err.message).trim().split('\n').pop()}` }
-  }
-  const cpu = procCpuMeter(child.pid)
-  const calls = { cpuStart: () => cpu.start(), cpuStop: () => cpu.stop() }
-  return {
+  return runOutsideProcess({
+    binary,
+    args: ['run', '--config', config, '--adapter', 'caddyfile'],
+    env,
+    dir,
     port,
+    startMs: 10_000,
     notes: [`Caddy ${version}, GOMAXPROCS=1, round robin, health checks every 1 s`],
-    call: async (type) => calls[type](),
-    stop
-  }
+    // The last line Caddy logged says why it stopped.
+    pickLine: (lines) => lines[lines.length - 1]
+  })
 }
 
 module.exports = { startCaddy }

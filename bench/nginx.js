@@ -4,11 +4,11 @@
 // (master_process off, one worker's worth), an upstream block over the same three upstreams with
 // keep-alive connections, its config and temp files in a fresh temp dir.
 
-const { spawn, spawnSync } = require('node:child_process')
+const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { findOnPath, freePort, waitForPort, procCpuMeter } = require('./outside-process.js')
+const { findOnPath, freePort, runOutsideProcess } = require('./outside-process.js')
 
 function nginxConfig (dir, port, upstreamPorts) {
   return `worker_processes 1;
@@ -51,8 +51,6 @@ async function startNginx (upstreamPorts) {
   const port = await freePort()
   const conf = path.join(dir, 'nginx.conf')
   fs.writeFileSync(conf, nginxConfig(dir, port, upstreamPorts))
-  let stderr = ''
-  let exited = false
   // -e (nginx >= 1.19.5) keeps the startup error log out of /var/log, which the bench may not write.
   // nginx -v prints to stderr.
   const probe = spawnSync(binary, ['-v'], { encoding: 'utf8' })
@@ -60,31 +58,16 @@ async function startNginx (upstreamPorts) {
   const [major = 0, minor = 0, patch = 0] = (/nginx\/(\d+)\.(\d+)\.(\d+)/.exec(version) ?? []).slice(1).map(Number)
   const hasErrorLogFlag = major > 1 || (major === 1 && (minor > 19 || (minor === 19 && patch >= 5)))
   const args = ['-p', dir, '-c', conf, ...(hasErrorLogFlag ? ['-e', path.join(dir, 'error.log')] : [])]
-  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  child.stderr.on('data', (chunk) => { stderr += chunk })
-  child.on('exit', () => { exited = true })
-  const stop = async () => {
-    if (!exited) {
-      const gone = new Promise((resolve) => child.once('exit', resolve))
-      child.kill('SIGTERM')
-      await gone
-    }
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
-  try {
-    await waitForPort(port, 5_000, () => exited)
-  } catch (err) {
-    await stop()
-    return { unavailable: `failed to start: ${(stderr || err.message).trim().split('\n')[0]}` }
-  }
-  const cpu = procCpuMeter(child.pid)
-  const calls = { cpuStart: () => cpu.start(), cpuStop: () => cpu.stop() }
-  return {
+  return runOutsideProcess({
+    binary,
+    args,
+    env: process.env,
+    dir,
     port,
+    startMs: 5_000,
     notes: [`nginx ${major}.${minor}.${patch}, 1 process`],
-    call: async (type) => calls[type](),
-    stop
-  }
+    pickLine: (lines) => lines[0]
+  })
 }
 
 module.exports = { startNginx }

@@ -3,7 +3,7 @@
 // What the outside reference proxies (nginx, Caddy) share: finding a binary on PATH, a free port,
 // waiting for it to listen, and reading a child process's CPU time from /proc.
 
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
@@ -76,4 +76,35 @@ function procCpuMeter (pid) {
   }
 }
 
-module.exports = { findOnPath, freePort, waitForPort, procCpuMeter }
+/**
+ * Runs `binary args` (a proxy listening on `port`, its files in `dir`) until stop(). Resolves
+ * `{ unavailable }` when it does not listen within `startMs` (with `pickLine` of its stderr as the
+ * reason), else `{ port, notes, call, stop }` shaped like a proxy child (cpuStart/cpuStop).
+ */
+async function runOutsideProcess ({ binary, args, env, dir, port, startMs, notes, pickLine }) {
+  let stderr = ''
+  let exited = false
+  const child = spawn(binary, args, { stdio: ['ignore', 'ignore', 'pipe'], env })
+  // Only the end is kept, for an error message (Caddy logs every startup step).
+  child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4096) })
+  child.on('exit', () => { exited = true })
+  const stop = async () => {
+    if (!exited) {
+      const gone = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await gone
+    }
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  try {
+    await waitForPort(port, startMs, () => exited)
+  } catch (err) {
+    await stop()
+    return { unavailable: `failed to start: ${pickLine((stderr || err.message).trim().split('\n'))}` }
+  }
+  const cpu = procCpuMeter(child.pid)
+  const calls = { cpuStart: () => cpu.start(), cpuStop: () => cpu.stop() }
+  return { port, notes, call: async (type) => calls[type](), stop }
+}
+
+module.exports = { findOnPath, freePort, runOutsideProcess }

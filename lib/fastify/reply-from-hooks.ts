@@ -132,7 +132,8 @@ export function callerContext (context: ErrorContext): ErrorContext {
   return isLollyError(cause) ? { error: cause } : context
 }
 
-function isLollyError (err: LollyTagged | undefined): err is LollyTagged {
+/** An error of fastify-lolly's own (FST_LOLLY_*). */
+export function isLollyError (err: LollyTagged | undefined): err is LollyTagged {
   return err !== undefined && typeof err.code === 'string' && err.code.startsWith('FST_LOLLY_')
 }
 

@@ -6,7 +6,7 @@ import { fastPath, fastRequest } from './fast-request.js'
 import { kFromCall, FromCall } from './from-call.js'
 import { isAbsolute, pathInPool } from './pool-urls.js'
 import type { ReplyFromImpl } from './reply-from-host.js'
-import type { FromOptions, ReplyFromHooks } from './reply-from-hooks.js'
+import { isLollyError, type FromOptions, type ReplyFromHooks } from './reply-from-hooks.js'
 import type { RouteDestinations } from './route-binding.js'
 
 type WithCall<T> = T & { [kFromCall]: FromCall | null }
@@ -53,7 +53,7 @@ export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, desti
       }
       // Ours, raised before anything was sent: a refused absolute source (400), a getUpstream that
       // named no target of the pool (500), a pool with no target at all (503).
-      if (typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('FST_LOLLY_')) {
+      if (isLollyError(err as Error)) {
         if (err instanceof NoAvailableTargetError) this.header('retry-after', '1')
         return this.send(err)
       }
