@@ -1,9 +1,9 @@
 'use strict'
 
-// Child process for the one-process cost bench: four proxies in ONE process, on four ports, in front
+// Child process for the one-process cost bench: five proxies in ONE process, on five ports, in front
 // of the same upstreams: bare @fastify/reply-from (one base), the same again, fastify-lolly as the
-// throughput bench runs it (3 targets, round-robin, active checks every second), and that with
-// Prometheus metrics on, scraped every second. The parent loads one at a time and reads this
+// throughput bench runs it (3 targets, round-robin, active checks every second), that with
+// Prometheus metrics on, scraped every second, and the floor (bench/floor-proxy.js). The parent loads one at a time and reads this
 // process's CPU per request, so the comparison carries no process-to-process difference (which CPU,
 // JIT luck): two identical proxy *processes* have differed here by up to 10 %. The second bare app
 // shows what is left of the noise.
@@ -13,6 +13,7 @@
 const { Registry } = require('prom-client')
 const { serveParent } = require('./ipc.js')
 const lolly = require('../dist/index.js')
+const { floorApp } = require('./floor-proxy.js')
 
 const path = require('node:path')
 
@@ -33,6 +34,13 @@ async function bare () {
   return listen(app)
 }
 
+/** Fastify + undici with nothing of a balancer (bench/floor-proxy.js): what lolly's own layers are measured against. */
+async function floor () {
+  const { app } = await floorApp(targets)
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return app
+}
+
 async function withLolly (metrics, plugin = lolly) {
   const app = require('fastify')()
   await app.register(plugin, { targets, balancer: 'round-robin', healthCheck: HEALTH_CHECK, metrics })
@@ -45,7 +53,8 @@ async function main () {
     bare: await bare(),
     bareAgain: await bare(),
     lolly: await withLolly(false),
-    lollyMetrics: await withLolly({ registry })
+    lollyMetrics: await withLolly({ registry }),
+    floor: await floor()
   }
   if (baseline !== undefined && baseline !== null) apps.lollyBaseline = await withLolly(false, require(path.resolve(baseline, 'dist', 'index.js')))
   // Far more often than a Prometheus server would (15 s is usual), so scrape cost is not hidden.

@@ -1,12 +1,12 @@
 'use strict'
 
 // What fastify-lolly costs over bare @fastify/reply-from, and what metrics cost over lolly: CPU per
-// request of four proxies in one child process (bench/one-process-apps.js), loaded in turn, round
+// request of five proxies in one child process (bench/one-process-apps.js), loaded in turn, round
 // after round, each round starting with a different one (so each follows each other equally often
-// when the rounds are a multiple of four), with a full GC before each. Each answer is the median over rounds of
+// when the rounds are a multiple of their number), with a full GC before each. Each answer is the median over rounds of
 // that round's ratio, so neighbours that come and go hit both sides of it alike. Bare reply-from
 // against itself is the noise floor of the method. With `--baseline=<dir>` (a checkout of another
-// version, built), that version's fastify-lolly is a fifth app, and a last row gives this build's CPU
+// version, built), that version's fastify-lolly is one more app, and a last row gives this build's CPU
 // per request against it: how a change moved the cost, measured as the change is judged.
 
 const path = require('node:path')
@@ -22,7 +22,10 @@ const ROWS = [
   { app: 'bare', label: '@fastify/reply-from, one base', base: 'bare' },
   { app: 'bareAgain', label: 'the same again (noise floor)', base: 'bare' },
   { app: 'lolly', label: 'fastify-lolly, round-robin', base: 'bare' },
-  { app: 'lollyMetrics', label: 'fastify-lolly, metrics on, scraped every 1 s', base: 'lolly' }
+  { app: 'lollyMetrics', label: 'fastify-lolly, metrics on, scraped every 1 s', base: 'lolly' },
+  { app: 'floor', label: 'Fastify + undici dispatch, nothing else (floor)', base: 'bare' },
+  // What fastify-lolly's own layers cost: balancing, health, failover, reply-from's behaviour.
+  { app: 'lolly', label: 'fastify-lolly vs the floor', base: 'floor' }
 ]
 
 const BASELINE_ROWS = [

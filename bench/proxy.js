@@ -72,6 +72,7 @@ const CONTENDERS = {
   'reply-from': ({ targets }) => replyFromApp(targets[0]),
   'reply-from-balanced': ({ targets }) => replyFromApp(targets),
   'http-proxy': ({ targets }) => httpProxyServer(targets),
+  'fastify-undici-floor': ({ targets }) => require('./floor-proxy.js').floorApp(targets),
   // `options` adds plugin options (run.js --lolly-options), for experiments: `{ "xForwarded": false }`.
   'lolly-round-robin': ({ targets, activeHealth = true, options }) => lollyApp({ targets, balancer: 'round-robin', ...options }, activeHealth),
   'lolly-least-latency': ({ targets, activeHealth = true, options }) => lollyApp({ targets, balancer: 'least-latency', ...options }, activeHealth)

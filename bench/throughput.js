@@ -22,6 +22,7 @@ const CONTENDERS = [
   { key: 'http-proxy', label: 'http-proxy, keep-alive, round robin' },
   { key: 'lolly-round-robin', label: 'fastify-lolly, round-robin' },
   { key: 'lolly-least-latency', label: 'fastify-lolly, least-latency' },
+  { key: 'fastify-undici-floor', label: 'Fastify + undici dispatch, nothing else (floor)' },
   { key: 'nginx', label: 'nginx (outside reference)' },
   { key: 'caddy', label: 'Caddy, GOMAXPROCS=1 (outside reference)' }
 ]

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net'
 import lolly from '../lib/index.js'
 import { startUpstream } from './helpers/upstreams.js'
 import { get, rawRequest } from './helpers/raw-http.js'
+import { util } from 'undici'
+import { parseWithoutHopByHop, stripHopByHop } from '../lib/http/hop-by-hop.js'
 
 test('hop-by-hop headers cross the proxy in neither direction', async (t) => {
   const target = await startUpstream('target', (_req, res) => {
@@ -35,4 +37,24 @@ test('hop-by-hop headers cross the proxy in neither direction', async (t) => {
     t.equal(res.headers[name], undefined, `${name} did not reach the client`)
   }
   t.equal(res.headers['x-public'], 'shown')
+})
+
+test('an answer parsed without hop-by-hop headers in one pass equals parsing then stripping them', async (t) => {
+  const cases: Array<[string, string[]]> = [
+    ['a Node upstream\'s answer', ['Content-Type', 'text/plain', 'Content-Length', '2', 'Date', 'x', 'Connection', 'keep-alive', 'Keep-Alive', 'timeout=5']],
+    ['repeated names', ['Set-Cookie', 'a=1', 'set-cookie', 'b=2', 'SET-COOKIE', 'c=3', 'x-a', '1', 'X-A', '2']],
+    ['names an object already has', ['__proto__', 'p', 'constructor', 'c', 'toString', 't', 'constructor', 'c2', 'hasOwnProperty', 'h']],
+    ['names the Connection header lists', ['X-Private', 'p', 'x-forwarded-for', '1.2.3.4', 'x-kept', 'k', 'Connection', 'X-Private, x-forwarded-for, keep-alive, , TE', 'TE', 'trailers']],
+    ['two Connection headers', ['x-private', 'p', 'connection', 'x-private', 'Connection', 'close']],
+    ['a latin1 value', ['x-latin', 'caf\u00e9', 'Transfer-Encoding', 'chunked', 'Upgrade', 'h2c', 'Trailer', 'x', 'Expect', '100-continue', 'Proxy-Authenticate', 'Basic', 'Proxy-Connection', 'keep-alive']]
+  ]
+  for (const [what, pairs] of cases) {
+    const raw = () => pairs.map((item) => Buffer.from(item, 'latin1'))
+    const expected = stripHopByHop(util.parseHeaders(raw()) as Record<string, string | string[]>)
+    const got = parseWithoutHopByHop(raw())
+    t.same(got, expected, what)
+    t.same(Object.keys(got), Object.keys(expected), `${what}: the same names in the same order`)
+    t.equal(Object.getPrototypeOf(got), Object.prototype, `${what}: a plain object`)
+  }
+  t.same(parseWithoutHopByHop(['X-String', 'given as a string']), { 'x-string': 'given as a string' }, 'strings are taken as they are')
 })
