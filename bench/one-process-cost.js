@@ -2,8 +2,9 @@
 
 // What fastify-lolly costs over bare @fastify/reply-from, and what metrics cost over lolly: CPU per
 // request of five proxies in one child process (bench/one-process-apps.js), loaded in turn, round
-// after round, each round starting with a different one (so each follows each other equally often
-// when the rounds are a multiple of their number), with a full GC before each. Each answer is the median over rounds of
+// after round, each round starting with a different one (so each takes each place in the order
+// equally often when the rounds are a multiple of their number: five, the modes' 5 and 10 rounds;
+// six with --baseline, give --rounds=6 or 12), with a full GC before each. Each answer is the median over rounds of
 // that round's ratio, so neighbours that come and go hit both sides of it alike. Bare reply-from
 // against itself is the noise floor of the method. With `--baseline=<dir>` (a checkout of another
 // version, built), that version's fastify-lolly is one more app, and a last row gives this build's CPU

@@ -20,8 +20,8 @@ const { evaluateTargets, formatTargets } = require('./targets.js')
 const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'cost']
 const MODES = {
   // Under two minutes on two cores.
-  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, costRounds: 4 },
-  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, costRounds: 8 }
+  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, costRounds: 5 },
+  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, costRounds: 10 }
 }
 const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,cost]\n' +
   '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +

@@ -58,3 +58,43 @@ test('an answer parsed without hop-by-hop headers in one pass equals parsing the
   }
   t.same(parseWithoutHopByHop(['X-String', 'given as a string']), { 'x-string': 'given as a string' }, 'strings are taken as they are')
 })
+
+test('a header named Close is dropped by Connection: close in both directions, on both paths', async (t) => {
+  const target = await startUpstream('target', (_req, res) => {
+    res.setHeader('close', 'from the target')
+    res.setHeader('connection', 'close')
+    res.setHeader('content-type', 'text/plain')
+    res.end('ok')
+  })
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); await target.close() })
+  await app.register(lolly, { targets: [target.url] })
+  app.get('/*', (_req, reply) => reply.from())
+  // A request body takes reply-from's path (fast-request.ts says which calls take which).
+  app.post('/*', (_req, reply) => reply.from())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as AddressInfo).port
+
+  for (const [path, request] of [
+    ['the fast path', get('/fast', 'Close: from the client\r\n')],
+    ['reply-from\'s path', 'POST /slow HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 1\r\nClose: from the client\r\nConnection: close\r\n\r\nx']
+  ]) {
+    const res = await rawRequest(port, request)
+    t.equal(res.status, 200, `${path}: answered`)
+    t.equal(res.headers.close, undefined, `${path}: the target's Close header did not reach the client`)
+    t.equal(target.hits[target.hits.length - 1].headers.close, undefined, `${path}: the client's Close header did not reach the target`)
+  }
+})
+
+test('a header named __proto__ stays a header when hop-by-hop ones are dropped beside it', async (t) => {
+  const raw = ['__proto__', 'x', '__proto__', 'y', 'Keep-Alive', 'timeout=5', 'x-kept', 'k'].map((item) => Buffer.from(item))
+  for (const [what, got] of [
+    ['in one pass', parseWithoutHopByHop(raw)],
+    ['parsed, then stripped', stripHopByHop(util.parseHeaders(raw) as Record<string, string | string[]>)],
+    ['parsed, then copied without them', stripHopByHop(util.parseHeaders(raw) as Record<string, string | string[]>, true)]
+  ] as const) {
+    t.equal(Object.getPrototypeOf(got), Object.prototype, `${what}: the prototype is untouched`)
+    t.same(Object.keys(got), ['__proto__', 'x-kept'], `${what}: the same headers, and no header named 0 or 1`)
+    t.same(Object.getOwnPropertyDescriptor(got, '__proto__')?.value, ['x', 'y'], `${what}: its values kept`)
+  }
+})

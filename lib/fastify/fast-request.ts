@@ -66,7 +66,7 @@ export function fastRequest (call: FromCall, path: string, opts: FromOptions | u
   const req = request.raw
   const incoming = req.headers as Headers
   const connection = incoming.connection
-  // `Connection: keep-alive` (or close) names nothing but a hop-by-hop header: no list to check.
+  // `Connection: keep-alive` names nothing but a hop-by-hop header: no list to check.
   const listed = typeof connection === 'string' ? listedNames(connection) : undefined
   let headers: Headers = {}
   for (const name in incoming) {
@@ -105,7 +105,8 @@ export function fastRequest (call: FromCall, path: string, opts: FromOptions | u
 
 /** The names a client's Connection header lists that are not hop-by-hop anyway; undefined if none. */
 function listedNames (connection: string): string[] | undefined {
-  if (connection === 'keep-alive' || connection === 'close') return undefined
+  // Not `close`: a header of that name is not hop-by-hop, and reply-from drops it.
+  if (connection === 'keep-alive') return undefined
   const names = connectionTokens(connection).filter((name) => !HOP_BY_HOP.has(name))
   return names.length === 0 ? undefined : names
 }
