@@ -10,7 +10,8 @@
 
 const { Pool, util } = require('undici')
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'expect'])
+// The same list fastify-lolly drops, from its build, so both drop the same headers.
+const { HOP_BY_HOP } = require('../dist/http/header-names.js')
 
 class BufferedAnswer {
   constructor (reply) {

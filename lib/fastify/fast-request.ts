@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { FromCall } from './from-call.js'
 import { HOP_BY_HOP } from '../http/header-names.js'
+import { connectionTokens, listedNames } from '../http/hop-by-hop.js'
 import { setForwarded } from './forwarded-headers.js'
 import { PLACEHOLDER_BASE, PLACEHOLDER_HOST } from './reply-from-host.js'
 import type { FromOptions } from './reply-from-hooks.js'
@@ -66,7 +67,6 @@ export function fastRequest (call: FromCall, path: string, opts: FromOptions | u
   const req = request.raw
   const incoming = req.headers as Headers
   const connection = incoming.connection
-  // `Connection: keep-alive` names nothing but a hop-by-hop header: no list to check.
   const listed = typeof connection === 'string' ? listedNames(connection) : undefined
   let headers: Headers = {}
   for (const name in incoming) {
@@ -101,24 +101,6 @@ export function fastRequest (call: FromCall, path: string, opts: FromOptions | u
     headersTimeout: timeout ?? settings.headersTimeout,
     bodyTimeout: timeout ?? settings.bodyTimeout
   }
-}
-
-/** The names a client's Connection header lists that are not hop-by-hop anyway; undefined if none. */
-function listedNames (connection: string): string[] | undefined {
-  // Not `close`: a header of that name is not hop-by-hop, and reply-from drops it.
-  if (connection === 'keep-alive') return undefined
-  const names = connectionTokens(connection).filter((name) => !HOP_BY_HOP.has(name))
-  return names.length === 0 ? undefined : names
-}
-
-/** The names a Connection header lists, lower-cased, as reply-from reads them. */
-function connectionTokens (connection: string): string[] {
-  const tokens: string[] = []
-  for (const token of connection.toLowerCase().split(',')) {
-    const name = token.trim()
-    if (name !== '') tokens.push(name)
-  }
-  return tokens
 }
 
 /**

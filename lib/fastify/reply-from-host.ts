@@ -12,7 +12,7 @@ export type ReplyFromImpl = (this: FastifyReply, source?: string, opts?: Fastify
  */
 export const PLACEHOLDER_BASE = 'http://upstream.fastify-lolly.invalid'
 /** Its host, the Host header reply-from sets (and a caller's rewriteRequestHeaders sees). */
-export const PLACEHOLDER_HOST = 'upstream.fastify-lolly.invalid'
+export const PLACEHOLDER_HOST = new URL(PLACEHOLDER_BASE).host
 
 /**
  * Runs @fastify/reply-from's plugin against a facade of `app` that keeps its `reply.from`

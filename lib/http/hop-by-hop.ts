@@ -53,18 +53,35 @@ export function parseWithoutHopByHop (raw: Array<Buffer | string>): Headers {
 
 /** Deletes the headers a Connection header lists, but hop-by-hop ones (dropped anyway) and X-Forwarded-*. */
 function dropListed (headers: Headers, connection: string): void {
+  const names = listedNames(connection)
+  if (names === undefined) return
+  for (const name of names) {
+    // A client must not be able to strip what the proxy adds (X-Forwarded-*, see reply-from's advisory).
+    if (!name.startsWith('x-forwarded-')) delete headers[name]
+  }
+}
+
+/** The names a Connection header lists that are not hop-by-hop anyway; undefined if none. */
+export function listedNames (connection: string): string[] | undefined {
   // What nearly every answer and request says names nothing but a hop-by-hop header: no split, trim
   // or lower-casing (measured: 2.9 µs of a proxied request's 264 in a profile of the proxy). Not
   // `close`: a header of that name is not hop-by-hop, and `Connection: close` drops it.
-  if (connection === 'keep-alive') return
-  for (const name of connection.split(',')) {
-    const trimmed = name.trim().toLowerCase()
-    // A client must not be able to strip what the proxy adds (X-Forwarded-*, see reply-from's advisory).
-    // A hop-by-hop name (`Connection: keep-alive`, on nearly every response of a Node upstream) is
-    // dropped anyway: deleting it here turned the headers into a dictionary first (measured
-    // in a profile of the proxy: stripHopByHop 2.6 % of its CPU, the most of any of our functions).
-    if (trimmed !== '' && !HOP_BY_HOP.has(trimmed) && !trimmed.startsWith('x-forwarded-')) delete headers[trimmed]
+  if (connection === 'keep-alive') return undefined
+  // Hop-by-hop names are left out: they are dropped anyway, and deleting one first turned the headers
+  // into a dictionary (measured in a profile of the proxy: 2.6 % of its CPU, then the most of any of
+  // our functions).
+  const names = connectionTokens(connection).filter((name) => !HOP_BY_HOP.has(name))
+  return names.length === 0 ? undefined : names
+}
+
+/** The names a Connection header lists, lower-cased, as reply-from reads them. */
+export function connectionTokens (connection: string): string[] {
+  const tokens: string[] = []
+  for (const token of connection.toLowerCase().split(',')) {
+    const name = token.trim()
+    if (name !== '') tokens.push(name)
   }
+  return tokens
 }
 
 /**
