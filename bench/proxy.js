@@ -1,7 +1,7 @@
 'use strict'
 
 // Child process: one proxy contender listening on 127.0.0.1.
-//   node bench/proxy.js <contender> '<json: { targets: [url, ...], activeHealth?: boolean, options?: {} }>'
+//   node bench/proxy.js <contender> '<json: { targets: [url | { dns, ... }, ...], activeHealth?: boolean, options?: {} }>'
 // Contenders are in CONTENDERS below. The lolly ones ask for active health checks every second and,
 // when the build does not know an option yet, fall back without it and say so in `notes`.
 
@@ -152,6 +152,8 @@ async function main () {
   serveParent({
     watchStart: () => watch.start(),
     watchStop: () => watch.stop(),
+    // For the discovery bench: what lolly's dns/srv sources answered, and the pool's size.
+    discovery: () => ({ sources: app?.lolly?.sources ?? null, poolTargets: app?.lolly?.targets.length ?? null }),
     close: () => app !== undefined ? app.close() : new Promise((resolve) => { server.closeAllConnections(); server.close(resolve) })
   }).ready({ port, notes })
 }

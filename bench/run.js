@@ -1,12 +1,13 @@
 'use strict'
 
-// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,cost] [-- --contenders=<key,...>]
+// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,cost,discovery] [-- --contenders=<key,...>]
 //   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker] [-- --heap-prof=<contender>|health-checker]
 //   [-- --lolly-options='{"xForwarded":false}']`  (plugin options added to every fastify-lolly contender)
 //   [-- --baseline=<dir>]  (cost: also measure the fastify-lolly built in <dir>, another checkout, against this one)
 // Side-by-side benchmarks of the built package: proxy throughput and latency against the ecosystem's
-// alternatives, balancer pick cost, health checking cost, failover under load. Prints tables and
-// writes bench/results.json. Numbers depend on the machine; the ratios between rows are the point.
+// alternatives, balancer pick cost, health checking cost, failover under load, DNS discovery cost
+// and follow time (needs dnsmasq). Prints tables and writes bench/results.json. Numbers depend on
+// the machine; the ratios between rows are the point.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -15,15 +16,16 @@ const { runThroughputBench, formatThroughput, NODE_CONTENDERS } = require('./thr
 const { runHealthCheckBench, formatHealthCheck } = require('./health-check-cost.js')
 const { runFailoverBench, formatFailover } = require('./failover.js')
 const { runOneProcessCostBench, formatOneProcessCost } = require('./one-process-cost.js')
+const { runDiscoveryBench, formatDiscovery } = require('./discovery-cost.js')
 const { evaluateTargets, formatTargets } = require('./targets.js')
 
-const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'cost']
+const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'cost', 'discovery']
 const MODES = {
   // Under two minutes on two cores.
-  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, costRounds: 5 },
-  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, costRounds: 10 }
+  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, costRounds: 5, discoveryRecords: 1000, discoverySeconds: 5, discoveryChanges: 5 },
+  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, costRounds: 10, discoveryRecords: 1000, discoverySeconds: 20, discoveryChanges: 10 }
 }
-const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,cost]\n' +
+const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,cost,discovery]\n' +
   '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +
   '  [--cpu-prof=<contender>|health-checker] [--heap-prof=<contender>|health-checker]\n' +
   '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]\n' +
@@ -154,6 +156,17 @@ async function main () {
       baseline: args.baseline,
       progress
     }), formatOneProcessCost)
+  }
+
+  if (args.only.has('discovery')) {
+    console.log('\nDNS discovery cost and follow time: running...')
+    await section(results, 'discovery', 'DNS discovery', () => runDiscoveryBench({
+      records: settings.discoveryRecords,
+      seconds: settings.discoverySeconds,
+      changes: settings.discoveryChanges,
+      lollyOptions: args.lollyOptions,
+      progress
+    }), formatDiscovery)
   }
 
   results.targets = evaluateTargets(results)

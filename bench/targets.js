@@ -28,7 +28,7 @@ function slowestPickAt (rows, count) {
   return slowest
 }
 
-function evaluateTargets ({ throughput, pick, healthCheck, failover, oneProcessCost }) {
+function evaluateTargets ({ throughput, pick, healthCheck, failover, oneProcessCost, discovery }) {
   const out = []
   const rows = throughput?.rows ?? []
   const byKey = (key) => rows.find((r) => r.key === key && r.rps !== undefined)
@@ -74,6 +74,12 @@ function evaluateTargets ({ throughput, pick, healthCheck, failover, oneProcessC
     : row(target, `x${fixed(measured.ratio, 3)}${noise}`, measured.ratio <= limit)
   out.push(costRow('lolly CPU/request <= 0.75 x bare reply-from (one process)', cost('lolly'), 0.75))
   out.push(costRow('metrics on: CPU/request <= 1.03 x metrics off (one process)', cost('lollyMetrics'), 1.03))
+
+  const dns = discovery?.cost
+  const dnsTarget = `DNS name of ${dns?.records ?? 1000} A records looked up every second: < 2% of one core`
+  out.push(dns?.cpuShare === undefined
+    ? row(dnsTarget, dns?.note ?? discovery?.error ?? 'not measured', null)
+    : row(dnsTarget, `${percent(dns.cpuShare, 2)} (${fixed(dns.lookupsPerSecond, 2)} lookups/s)`, dns.cpuShare < 0.02))
   return out
 }
 

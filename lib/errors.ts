@@ -34,6 +34,13 @@ export const UnsendableRequestError = createError<[string]>('FST_LOLLY_UNSENDABL
 /** A runtime-management call named an upstream or target that does not exist. */
 export const UnknownTargetError = createError<[string]>('FST_LOLLY_UNKNOWN_TARGET', '%s', 404)
 
+/** app.lolly.removeTarget of a target a discovery source owns: it leaves when the source stops listing it. */
+export const DiscoveredTargetError = createError<[string, string, string]>(
+  'FST_LOLLY_DISCOVERED_TARGET',
+  'Target %s of upstream "%s" comes from %s: it leaves when that source no longer lists it (drain or disable it to take it out of service)',
+  409
+)
+
 /** A drain() was still waiting for in-flight requests when the target was put back into service. */
 export const DrainInterruptedError = createError<[string, string, string]>(
   'FST_LOLLY_DRAIN_INTERRUPTED', 'Drain of %s (upstream "%s") was called off: %s', 409)

@@ -4,8 +4,9 @@ import './fastify/fastify-types.js'
 import * as errors from './errors.js'
 import type * as fastifyTypes from './fastify/fastify-types.js'
 import { registerLolly } from './fastify/plugin.js'
+import type * as discovery from './discovery/source-status.js'
 import type * as api from './operator/lolly-api.js'
-import { stateChannel } from './operator/public-events.js'
+import { membershipChannel, stateChannel } from './operator/public-events.js'
 import type * as health from './options/health-check-options.js'
 import type * as metrics from './options/metrics-options.js'
 import type * as retry from './options/retry-options.js'
@@ -34,6 +35,15 @@ declare namespace lolly {
   export type HashKeyOption = options.HashKeyOption
   export type RouteUpstreamOption = options.RouteUpstreamOption
   export type PassiveOptions = options.PassiveOptions
+  export type ResolverOptions = options.ResolverOptions
+  export type DnsTargetOptions = options.DnsTargetOptions
+  export type SrvTargetOptions = options.SrvTargetOptions
+  export type ProviderTargetOptions = options.ProviderTargetOptions
+  export type DiscoveredTarget = options.DiscoveredTarget
+  export type DiscoveryContext = options.DiscoveryContext
+  export type DiscoverySettings = options.DiscoverySettings
+  export type DiscoveredTargetTemplate = options.DiscoveredTargetTemplate
+  export type SourceSnapshot = discovery.SourceSnapshot
   export type HealthCheckOptions = health.HealthCheckOptions
   export type HealthCheckExpect = health.HealthCheckExpect
   export type RetryOptions = retry.RetryOptions
@@ -54,15 +64,17 @@ declare namespace lolly {
   export type LollyRequestInfo = fastifyTypes.LollyRequestInfo
   export const errors: typeof import('./errors.js')
   export const stateChannel: typeof import('./operator/public-events.js').stateChannel
+  export const membershipChannel: typeof import('./operator/public-events.js').membershipChannel
   export { lolly as default, lolly }
 }
 
 fp(lolly, { fastify: '5.x', name: 'fastify-lolly' })
-Object.assign(lolly, { default: lolly, lolly, errors, stateChannel })
+Object.assign(lolly, { default: lolly, lolly, errors, stateChannel, membershipChannel })
 // Node's ESM loader finds the named exports of a CommonJS module by reading assignments like these.
 exports.default = lolly
 exports.lolly = lolly
 exports.errors = errors
 exports.stateChannel = stateChannel
+exports.membershipChannel = membershipChannel
 
 export = lolly

@@ -18,9 +18,9 @@ test('any number of changes between two picks cost one rebuild; none without a c
   const pool = poolOf(app)
   let rebuilds = 0
   const rebuild = pool.balancers.rebuild.bind(pool.balancers)
-  pool.balancers.rebuild = (primaries: readonly Target[], backups: readonly Target[]) => {
+  pool.balancers.rebuild = (tiers: ReadonlyArray<readonly Target[]>) => {
     rebuilds++
-    rebuild(primaries, backups)
+    rebuild(tiers)
   }
 
   await app.inject('/first')

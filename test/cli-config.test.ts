@@ -14,6 +14,14 @@ async function tempDir (t: { teardown (fn: () => unknown): void }): Promise<stri
   return dir
 }
 
+test('the Kubernetes example\'s configuration is valid: an SRV source, nothing static', async (t) => {
+  const config = await loadGatewayConfig(path.join(examples, 'kubernetes', 'lolly.yaml'))
+  const pool = config.normalized.upstreams.get('default')!
+  t.same(pool.targets, [])
+  t.match(pool.sources, [{ type: 'srv', service: '_http._tcp.api.demo.svc.cluster.local', family: 4 }])
+  t.same(config.listen, { host: '0.0.0.0', port: 8080 })
+})
+
 test('the sample YAML and JSON files read to the same configuration', async (t) => {
   const yaml = await loadGatewayConfig(path.join(examples, 'lolly.yaml'))
   const json = await loadGatewayConfig(path.join(examples, 'lolly.json'))

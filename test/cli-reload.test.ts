@@ -11,13 +11,15 @@ import { Reloader } from '../lib/cli/reloader.js'
 import { applyTargetChanges, describeChange, type TargetControl } from '../lib/cli/target-changes.js'
 import type { NormalizedTarget } from '../lib/options/types.js'
 import { startUpstream, type Upstream } from './helpers/upstreams.js'
+import { startDnsmasq } from './helpers/dnsmasq.js'
+import { startFleet } from './helpers/fleet.js'
 
 function config (raw: Record<string, unknown>) {
   return readGatewayConfig(raw, 'f.yaml')
 }
 
 function target (url: string, extra: Partial<NormalizedTarget> = {}): NormalizedTarget {
-  return { url, origin: url, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, ...extra }
+  return { url, origin: url, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, tier: extra.backup === true ? 1 : 0, virtualHost: null, source: null, ...extra }
 }
 
 test('target diff: adds first, then updates, then removals; unchanged targets are left alone', (t) => {
@@ -62,6 +64,19 @@ test('reload plan: targets by normalised URL, log level and shutdownTimeout live
   const single = planReload(config({ targets: ['http://a:1'], healthCheck: true }), config({ targets: ['http://a:1', 'http://b:1'], healthCheck: { interval: 1000, timeout: 500 } }))
   t.same(single.restartNeeded, ['healthCheck'], 'the top-level form compares its settings too')
   t.same(single.changes.map((c) => c.upstream), ['default'])
+  t.end()
+})
+
+test('reload plan: dns and srv entries keep running when unchanged; a changed one or its resolver needs a restart', (t) => {
+  const base = { upstreams: { api: { targets: ['http://a:1', { dns: 'http://api.lolly.test:8080' }, { srv: '_http._tcp.api.lolly.test' }] } } }
+  const same = planReload(config(base), config({ upstreams: { api: { targets: ['http://a:1', 'http://b:1', { dns: 'http://api.lolly.test:8080/' }, { srv: '_http._tcp.api.lolly.test' }] } } }))
+  t.same(same.restartNeeded, [])
+  t.same(same.changes.map((c) => `${c.kind} ${c.url}`), ['add http://b:1'], 'static targets change live beside the sources')
+
+  const changed = planReload(config(base), config({ upstreams: { api: { targets: ['http://a:1', { dns: 'http://api.lolly.test:8080', weight: 2 }, { srv: '_http._tcp.api.lolly.test' }] } } }))
+  t.same(changed.restartNeeded, ['upstreams.api.targets (dns or srv entries changed)'])
+  const resolver = planReload(config(base), config({ ...base, resolver: { servers: ['127.0.0.1:5353'] } }))
+  t.same(resolver.restartNeeded, ['resolver'])
   t.end()
 })
 
@@ -260,4 +275,28 @@ test('a change the app refuses is logged as partly applied and the old config st
   t.equal(await r.reloader.reload(), 'failed')
   t.match(r.logs.at(-1)!.msg, new RegExp(`^lolly: reload of .* only partly applied: upstream "default" has no target ${b.url}; restart`))
   t.equal(r.reloader.config.normalized.upstreams.get('default')!.targets.length, 2)
+})
+
+test('SIGHUP reload with a dns entry: discovered targets keep their state; a changed entry is refused as needing a restart', async (t) => {
+  const fleet = await startFleet(['127.0.0.2', '127.0.0.3'])
+  const dns = await startDnsmasq({ a: { 'api.lolly.test': ['127.0.0.2', '127.0.0.3'] } })
+  const plain = await startUpstream('plain')
+  t.teardown(async () => { await fleet.close(); await dns.close(); await plain.close() })
+  const head = `logger: { level: info }\nresolver: { servers: ['${dns.server}'], minInterval: 50, maxInterval: 200 }\n`
+  const entry = `{ dns: 'http://api.lolly.test:${fleet.port}', family: 4 }`
+  const r = await rig(t, `${head}targets: [${entry}]\n`)
+  await r.app.ready()
+  t.same(r.app.lolly.targets.map((s) => s.source), [`dns:http://api.lolly.test:${fleet.port}`, `dns:http://api.lolly.test:${fleet.port}`])
+  r.app.lolly.disable('default', fleet.urlOf('127.0.0.3'))
+  await r.get('/')
+  const requests = r.app.lolly.targets.find((s) => s.url === fleet.urlOf('127.0.0.2'))!.requests
+
+  await r.write(`${head}targets: [${entry}, ${plain.url}]\n`)
+  t.equal(await r.reloader.reload(), 'applied')
+  t.same(r.app.lolly.targets.map((s) => `${s.url} ${s.state}`), [`${fleet.urlOf('127.0.0.2')} healthy`, `${fleet.urlOf('127.0.0.3')} disabled`, `${plain.url} healthy`])
+  t.equal(r.app.lolly.targets[0].requests, requests, 'the discovered target kept its counters')
+
+  await r.write(`${head}targets: [{ dns: 'http://api.lolly.test:${fleet.port}', family: 4, weight: 2 }, ${plain.url}]\n`)
+  t.equal(await r.reloader.reload(), 'needs-restart')
+  t.ok(r.logs.some((line) => /upstreams\.default\.targets \(dns or srv entries changed\)/.test(line.msg)), 'the log names what needs a restart')
 })

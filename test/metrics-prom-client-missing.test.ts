@@ -22,7 +22,7 @@ test('without prom-client installed, asking for metrics fails with FST_LOLLY_PRO
   await app.ready()
   t.teardown(() => app.close())
   const options = { registry: null, prefix: 'lolly_', buckets: [1] }
-  t.throws(() => installMetrics(app, [poolOf(app)], options, missing), { code: 'FST_LOLLY_PROM_CLIENT_MISSING' })
+  t.throws(() => installMetrics(app, [poolOf(app)], () => [], options, missing), { code: 'FST_LOLLY_PROM_CLIENT_MISSING' })
   t.equal(client.register.getSingleMetric('lolly_target_up'), undefined)
   t.equal(app.lolly.listenerCount('state'), 0, 'no listener left behind')
 })

@@ -23,9 +23,9 @@ test('require(\'fastify-lolly\') is the plugin, with .default and .lolly', async
 
 test('ESM: default and named imports are the plugin', async (t) => {
   const out = await run(['--input-type=module', '-e', `
-    import lolly, { lolly as named, errors, stateChannel } from 'fastify-lolly'
-    console.log(typeof lolly, named === lolly, typeof errors.NoAvailableTargetError, stateChannel.name)`])
-  t.equal(out, 'function true function lolly:target-state')
+    import lolly, { lolly as named, errors, stateChannel, membershipChannel } from 'fastify-lolly'
+    console.log(typeof lolly, named === lolly, typeof errors.NoAvailableTargetError, stateChannel.name, membershipChannel.name)`])
+  t.equal(out, 'function true function lolly:target-state lolly:target-membership')
 })
 
 test('the built package registers and proxies from ESM', async (t) => {

@@ -93,3 +93,29 @@ test('reply-from\'s plugin options that fastify-lolly takes are typed; the other
   expect(app.register(lolly, { targets: ['http://a:1'], base: 'http://a:1' })).type.toRaiseError()
   expect(app.register(lolly, { targets: ['http://a:1'], http2: true })).type.toRaiseError()
 })
+
+test('discovery entries, the resolver and the sources are typed', () => {
+  const app = Fastify()
+  async function * discover ({ signal }: lolly.DiscoveryContext): AsyncIterable<lolly.DiscoveredTarget[]> {
+    if (!signal.aborted) yield ['http://10.0.0.1:80', { url: 'http://10.0.0.2:80', state: 'draining' }]
+  }
+  expect(app.register(lolly, {
+    targets: [
+      'http://10.0.0.1:8080',
+      { dns: 'http://api.internal:8080', weight: 2, family: 4 },
+      { srv: '_http._tcp.api.service.consul', protocol: 'https', basePath: '/api', hold: 0, maxTargets: 50 },
+      { discover, name: 'consul' }
+    ],
+    resolver: { servers: ['10.0.0.2:53'], timeout: 500, tries: 3, minInterval: 1000, maxInterval: 30_000, emptyGrace: 0 }
+  })).type.not.toRaiseError()
+  expect(app.register(lolly, { targets: [{ dns: 'http://a.internal', family: 5 }] })).type.toRaiseError()
+  expect(app.register(lolly, { targets: [{ srv: '_http._tcp.a', protocol: 'ftp' }] })).type.toRaiseError()
+  expect(app.lolly.sources).type.toBe<lolly.SourceSnapshot[]>()
+  expect(app.lolly.sources[0].type).type.toBe<'dns' | 'srv' | 'discover'>()
+  expect(app.lolly.targets[0].source).type.toBe<string | null>()
+  app.lolly.on('target', (change) => {
+    expect(change.source).type.toBe<string | null>()
+  })
+  expect(app.lolly.addTarget('api', { dns: 'http://a.internal' } as never)).type.not.toRaiseError()
+  expect(app.lolly.addTarget('api', { dns: 'http://a.internal' })).type.toRaiseError()
+})

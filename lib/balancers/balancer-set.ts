@@ -10,6 +10,7 @@ import { hashKeyOf } from './hash-key.js'
 // when many targets are at their in-flight cap or were already tried; the balancers' walk covers a
 // whole tier of up to this many targets.
 const MAX_CANDIDATES = 32
+const NO_TARGETS: readonly Target[] = []
 
 /** Rejects a candidate the request must not use (already tried by it, or asked us to back off). */
 export interface Exclusion {
@@ -17,13 +18,16 @@ export interface Exclusion {
 }
 
 /**
- * One balancing policy over a pool: a balancer for the primary tier and one for the backups. A pool
- * has one set for its own policy and one per distinct policy that routes ask for.
+ * One balancing policy over a pool: a balancer per failover tier (primaries, backups, and the further
+ * tiers an SRV answer's priorities make). A pool has one set for its own policy and one per distinct
+ * policy that routes ask for.
  */
 export class BalancerSet {
   readonly spec: BalancerSpec
-  readonly primary: Balancer
-  readonly backup: Balancer
+  /** [0] primaries, [1] backups, then further tiers; never fewer than two. */
+  private readonly tiers: Balancer[]
+  /** Tiers the last rebuild filled; picks walk only those. */
+  private used = 2
   private readonly hashes: boolean
   /** Whether its balancers want onLoadChange: the pool tells only those sets of every request. */
   readonly followsLoad: boolean
@@ -32,20 +36,21 @@ export class BalancerSet {
 
   constructor (spec: BalancerSpec) {
     this.spec = spec
-    this.primary = createBalancer(spec)
-    this.backup = createBalancer(spec)
+    this.tiers = [createBalancer(spec), createBalancer(spec)]
     this.hashes = spec.name === 'consistent-hash' || spec.name === 'ip-hash'
-    this.followsLoad = this.primary.onLoadChange !== undefined
+    this.followsLoad = this.tiers[0].onLoadChange !== undefined
   }
 
-  rebuild (primaries: readonly Target[], backups: readonly Target[]): void {
-    this.primary.rebuild(primaries)
-    this.backup.rebuild(backups)
+  /** Rebuilds from the routable targets of each tier, tier 0 first (missing tiers are empty). */
+  rebuild (tiers: ReadonlyArray<readonly Target[]>): void {
+    while (this.tiers.length < tiers.length) this.tiers.push(createBalancer(this.spec))
+    for (let i = 0; i < this.tiers.length; i++) this.tiers[i].rebuild(tiers[i] ?? NO_TARGETS)
+    this.used = Math.max(2, tiers.length)
   }
 
   onLoadChange (target: Target): void {
-    const tier = target.backup ? this.backup : this.primary
-    if (tier.onLoadChange !== undefined) tier.onLoadChange(target)
+    const tier = this.tiers[target.tier]
+    if (tier?.onLoadChange !== undefined) tier.onLoadChange(target)
   }
 
   /**
@@ -57,11 +62,16 @@ export class BalancerSet {
     return this.hashes ? hashKeyOf(this.spec.hashKey, request, opts) : ''
   }
 
-  /** Picks a target that can take the request with hash key `key`: a primary if any can, else a backup. */
+  /** Picks a target that can take the request with hash key `key`: from the first tier that has one. */
   pick (key: string, exclusion: Exclusion | undefined): Target | undefined {
     const ctx = this.ctx
     ctx.key = key
-    return pickFromTier(this.primary, ctx, exclusion) ?? pickFromTier(this.backup, ctx, exclusion)
+    const tiers = this.tiers
+    for (let i = 0; i < this.used; i++) {
+      const target = pickFromTier(tiers[i], ctx, exclusion)
+      if (target !== undefined) return target
+    }
+    return undefined
   }
 }
 

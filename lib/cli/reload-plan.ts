@@ -50,6 +50,9 @@ export function planReload (current: GatewayConfig, next: GatewayConfig): Reload
     const old = before.get(name)
     if (old === undefined) continue
     restartNeeded.push(...changedKeys(currentNamed[name] ?? {}, nextNamed[name] ?? {}, ['targets'], `upstreams.${name}.`))
+    // Discovered targets follow their sources and keep their state through a reload; a source that
+    // changed is started anew, which only a restart does.
+    if (!isDeepStrictEqual(old.sources, upstream.sources)) restartNeeded.push(`upstreams.${name}.targets (dns or srv entries changed)`)
     changes.push(...diffTargets(name, old.targets, upstream.targets))
   }
 

@@ -52,7 +52,9 @@ export async function runGateway (file: string, overrides: ConfigOverrides, proc
 function summary (config: GatewayConfig): string {
   const upstreams = [...config.normalized.upstreams.values()]
   const targets = upstreams.reduce((sum, upstream) => sum + upstream.targets.length, 0)
-  return `${count(upstreams.length, 'upstream')}, ${count(targets, 'target')}, ${count(config.routes.length, 'route')}`
+  const sources = upstreams.reduce((sum, upstream) => sum + upstream.sources.length, 0)
+  const discovered = sources === 0 ? '' : ` and ${count(sources, 'discovery source')}`
+  return `${count(upstreams.length, 'upstream')}, ${count(targets, 'target')}${discovered}, ${count(config.routes.length, 'route')}`
 }
 
 function count (n: number, what: string): string {

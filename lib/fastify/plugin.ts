@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { Discovery } from '../discovery/discovery.js'
 import { ActiveChecker } from '../health/active-checker.js'
 import { installMetrics } from '../metrics/install-metrics.js'
 import { LollyApi } from '../operator/lolly-api.js'
@@ -26,7 +27,9 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
   for (const [name, config] of options.upstreams) pools.set(name, new UpstreamPool(config))
   const poolList = [...pools.values()]
   const defaultPool = pools.get(options.defaultUpstream)!
-  const api = new LollyApi(pools, new Map(poolList.map((pool) => [pool, new PoolDispatcher(pool)])), options.defaultUpstream)
+  // Made now, started when the app gets ready: nothing is looked up at register.
+  const discovery = new Discovery(poolList, app.log)
+  const api = new LollyApi(pools, new Map(poolList.map((pool) => [pool, new PoolDispatcher(pool)])), options.defaultUpstream, discovery)
   for (const pool of poolList) pool.observeLast(publicObserver(api, app.log))
   // Probing starts at onReady; targets added before that are watched from their addition on.
   const checkers: ActiveChecker[] = []
@@ -45,16 +48,19 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
   app.decorateReply('from', buildFrom(original, new ReplyFromHooks(options.xForwarded), destinations, /* fast path: */ options.replyFrom.disableRequestLogging))
   destinations.install(app)
 
-  if (options.metrics !== null) installMetrics(app, poolList, options.metrics)
-  if (options.status !== null) registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream })
+  if (options.metrics !== null) installMetrics(app, poolList, () => discovery.snapshots(), options.metrics)
+  if (options.status !== null) registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream, sources: () => discovery.snapshots() })
 
   app.addHook('onReady', async () => {
     for (const pool of poolList) pool.announceStart()
     for (const checker of checkers) checker.start()
+    // The checkers are running, so targets the first answers bring are probed from their arrival.
+    await discovery.start()
   })
 
   app.addHook('onClose', async () => {
-    // First, so no probe result changes a state (or reaches a pool) while the pools close.
+    // First, so no answer, probe result or state change reaches a pool while the pools close.
+    discovery.stop()
     await Promise.all(checkers.map((checker) => checker.stop()))
     // Fastify has stopped taking requests and waited for the in-flight ones; close() then lets
     // anything still running finish and closes the keep-alive sockets to every target.

@@ -100,6 +100,19 @@ export class PassiveEjection {
     return duration
   }
 
+  /**
+   * Resumes an ejection that was cut short without being forgiven (a discovered target that left
+   * its source and came back): the rest of it, `remaining` ms, at the same doubling level.
+   */
+  resume (target: Target, remaining: number, duration: number): void {
+    const record = this.recordOf(target)
+    record.timer = setTimeout(() => {
+      record.timer = undefined
+      this.onExpired(target, duration)
+    }, remaining)
+    record.timer.unref()
+  }
+
   /** Ejections in a row not yet forgiven: 1 for a first one. */
   streak (target: Target): number {
     return this.recordOf(target).level

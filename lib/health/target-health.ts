@@ -38,7 +38,8 @@ interface ProbeStreak {
  *   answer ends its probation;
  * - timers: an ejection ends;
  * - operator commands: disable, drain, enable;
- * - membership: a target is born in its initial state and leaves with its records.
+ * - membership: a target is born in its initial state and leaves with its records; a discovered
+ *   one that leaves its source drains, and comes back in the state it left in.
  *
  * Rules that span sources live here too: a passing probe ends a first ejection early but not a
  * repeated one, and the pool-wide counts behind panic mode and the ejection cap are kept here.
@@ -50,6 +51,8 @@ export class TargetHealth {
   private readonly counts = new HealthCounts()
   private readonly passive: PassiveEjection | undefined
   private readonly streaks = new Map<Target, ProbeStreak>()
+  /** Discovered targets that left their source, with the state they left in (see retire). */
+  private readonly retired = new Map<Target, { state: TargetState, ejectedUntil: number, ejectedFor: number }>()
   private inPanic = false
   private closed = false
 
@@ -84,6 +87,7 @@ export class TargetHealth {
     this.counts.remove(target, target.state)
     this.passive?.forget(target)
     this.streaks.delete(target)
+    this.retired.delete(target)
     return this.updatePanic()
   }
 
@@ -148,13 +152,18 @@ export class TargetHealth {
 
   // ---- operator commands ----
 
+  // An operator's command stands over a discovery source's: a retired target forgets the state it
+  // would have returned to.
+
   /** Takes a target out of service at once; its in-flight requests finish. */
   disable (target: Target, reason: string): void {
+    this.retired.delete(target)
     this.transition(target, 'disabled', reason)
   }
 
   /** Stops new traffic to a target; its in-flight requests finish. */
   drain (target: Target, reason: string): void {
+    this.retired.delete(target)
     this.transition(target, 'draining', reason)
   }
 
@@ -163,7 +172,51 @@ export class TargetHealth {
    * stays so: health decides about those, not the operator's enable.
    */
   enable (target: Target, reason: string): void {
+    this.retired.delete(target)
     if (target.state === 'disabled' || target.state === 'draining') this.transition(target, 'healthy', reason)
+  }
+
+  /** The pool moves a target to another failover tier (`move` writes it): the counts behind panic mode follow. */
+  recount (target: Target, move: () => void): PanicChange | undefined {
+    this.counts.remove(target, target.state)
+    move()
+    this.counts.add(target, target.state)
+    return this.updatePanic()
+  }
+
+  // ---- membership: a discovered target leaves its source and may come back ----
+
+  /**
+   * The target left its discovery source: it drains (no new requests) and remembers the state it had,
+   * so that coming back within its source's `hold` returns it as it was.
+   */
+  retire (target: Target, reason: string): void {
+    this.retired.set(target, { state: target.state, ejectedUntil: target.ejectedUntil, ejectedFor: target.ejectedUntil - target.since })
+    this.transition(target, 'draining', reason)
+  }
+
+  /**
+   * The target is back in its source before it was removed (or its source reports it ready again):
+   * the state it had when it was retired, unless an operator changed it meanwhile (then theirs
+   * stands). An ejection resumes for what is left of it; one that would have ended comes back
+   * healthy, on probation as after any ejection.
+   */
+  reinstate (target: Target, reason: string): void {
+    const before = this.retired.get(target)
+    if (before === undefined) return
+    this.retired.delete(target)
+    const remaining = before.ejectedUntil - Date.now()
+    if (before.state !== 'ejected') {
+      this.transition(target, before.state, reason)
+    } else if (remaining <= 0) {
+      this.transition(target, 'healthy', `${reason}; its ejection ended while it was gone`)
+      // Back from an ejection: on probation, as when the ejection's timer ends it.
+      this.passive!.ended(target, Date.now(), true)
+    } else {
+      writable(target).ejectedUntil = before.ejectedUntil
+      this.transition(target, 'ejected', `${reason}; ejected for the ${formatMs(remaining)} left of its ejection`)
+      this.passive!.resume(target, remaining, before.ejectedFor)
+    }
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { SourceSnapshot } from '../discovery/source-status.js'
 import type { NormalizedMetrics } from '../options/types.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
 import { registerLollyMetrics } from './lolly-metrics.js'
@@ -11,11 +12,12 @@ import { TrafficRecorder } from './traffic-recorder.js'
  * happens, as an observer of each pool. Everything is taken out of the registry on close, so the
  * app can be built again with the same registry.
  */
-export function installMetrics (app: FastifyInstance, pools: readonly UpstreamPool[], options: NormalizedMetrics, load?: ModuleLoader): TrafficRecorder {
+export function installMetrics (app: FastifyInstance, pools: readonly UpstreamPool[], discovery: () => readonly SourceSnapshot[], options: NormalizedMetrics, load?: ModuleLoader): TrafficRecorder {
   const client = loadPromClient(load)
   const recorder = new TrafficRecorder(options.buckets)
   const unregister = registerLollyMetrics(client, options, {
     pools,
+    discovery,
     recorder,
     retries: pools.some((pool) => pool.config.retry.attempts > 0)
   })

@@ -1,5 +1,6 @@
 import type { Counter, Gauge, Histogram, LabelValues, MetricObjectWithValues, MetricValueWithName } from 'prom-client'
 import { MetricExistsError } from '../errors.js'
+import type { SourceSnapshot } from '../discovery/source-status.js'
 import type { MetricsRegistry, NormalizedMetrics } from '../options/types.js'
 import type { TargetState } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
@@ -15,6 +16,8 @@ type Fill = (emit: (labels: Labels, value: number) => void) => void
 
 export interface LollyMetricsSources {
   pools: Iterable<UpstreamPool>
+  /** The discovery sources' snapshots, read at scrape time; none when no pool discovers. */
+  discovery: () => readonly SourceSnapshot[]
   recorder: TrafficRecorder
   /** Whether a request can be tried on more than one target; without failover there are no retries to count. */
   retries: boolean
@@ -83,6 +86,19 @@ export function registerLollyMetrics (client: PromClientModule, options: Normali
           emit({ upstream: pool.name, target: target.url, result: 'fail' }, target.checksFailed)
         }
       }
+    }))
+  }
+  if ([...pools].some((pool) => pool.config.sources.length > 0)) {
+    const perSource = ['upstream', 'source']
+    metrics.push(collected('counter', client, `${p}discovery_lookups_total`,
+      'Lookups of a discovery source (a provider\'s values and failures), by result: ok, empty (NXDOMAIN, no records, an empty set) or failed.',
+      [...perSource, 'result'], (emit) => {
+        for (const source of sources.discovery()) {
+          for (const result of ['ok', 'empty', 'failed'] as const) emit({ upstream: source.upstream, source: source.name, result }, source.lookups[result])
+        }
+      }))
+    metrics.push(collected('gauge', client, `${p}discovery_targets`, 'Targets a discovery source lists now.', perSource, (emit) => {
+      for (const source of sources.discovery()) emit({ upstream: source.upstream, source: source.name }, source.targets)
     }))
   }
   metrics.push([`${p}request_duration_seconds`, durationHistogram(client, `${p}request_duration_seconds`, options.buckets, recorder)])

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events'
-import type { TargetInput } from '../options/types.js'
+import type { Discovery } from '../discovery/discovery.js'
+import type { SourceSnapshot } from '../discovery/source-status.js'
+import type { TargetOptions } from '../options/types.js'
 import type { MembershipChange, PanicChange, StateChange } from '../pool/pool-events.js'
 import type { TargetSnapshot } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
@@ -32,10 +34,12 @@ export class LollyApi extends EventEmitter<LollyEvents> {
   readonly defaultUpstream: string
   readonly #pools: UpstreamPool[]
   readonly #manager: TargetManager
+  readonly #discovery: Discovery
 
-  constructor (pools: ReadonlyMap<string, UpstreamPool>, dispatchers: ReadonlyMap<UpstreamPool, PoolDispatcher>, defaultUpstream: string) {
+  constructor (pools: ReadonlyMap<string, UpstreamPool>, dispatchers: ReadonlyMap<UpstreamPool, PoolDispatcher>, defaultUpstream: string, discovery: Discovery) {
     super()
     this.#pools = [...pools.values()]
+    this.#discovery = discovery
     this.#manager = new TargetManager(pools)
     this.defaultUpstream = defaultUpstream
     const upstreams: Record<string, UpstreamView> = Object.create(null)
@@ -55,14 +59,22 @@ export class LollyApi extends EventEmitter<LollyEvents> {
     return this.#pools.flatMap((pool) => pool.snapshots())
   }
 
+  /** Every discovery source (`dns`, `srv`, `discover` entries) of every pool: what it answered, when, and how its lookups went. */
+  get sources (): SourceSnapshot[] {
+    return this.#discovery.snapshots()
+  }
+
   // ---- runtime management (target-management.ts) ----
 
   /** Adds a target to an upstream: a URL or `{ url, weight, backup, down, maxConnections }`. */
-  addTarget (upstream: string, target: TargetInput): TargetSnapshot {
+  addTarget (upstream: string, target: string | TargetOptions): TargetSnapshot {
     return this.#manager.addTarget(upstream, target)
   }
 
-  /** Stops new traffic to a target, lets in-flight requests finish, closes its connections, forgets it. */
+  /**
+   * Stops new traffic to a target, lets in-flight requests finish, closes its connections, forgets it.
+   * A discovered target is refused (FST_LOLLY_DISCOVERED_TARGET): it leaves when its source drops it.
+   */
   removeTarget (upstream: string, url: string): Promise<void> {
     return this.#manager.removeTarget(upstream, url)
   }

@@ -5,10 +5,12 @@ import type { MembershipChange, PanicChange, PoolObserver, StateChange } from '.
 
 /** Subscribers get every target state change: `diagnostics_channel.subscribe('lolly:target-state', fn)`. */
 export const stateChannel = diagnosticsChannel.channel('lolly:target-state')
+/** Subscribers get every target added or removed, at runtime or by discovery: `'lolly:target-membership'`. */
+export const membershipChannel = diagnosticsChannel.channel('lolly:target-membership')
 
 /**
  * The public side of every pool, its last observer: each change, once, as an event on `app.lolly`
- * ('state', 'panic', 'target'), a diagnostics channel message (state changes) and one log line
+ * ('state', 'panic', 'target'), a diagnostics channel message (state and membership changes) and one log line
  * (warn when a target stops taking traffic or the pool panics, info when it comes back). A listener
  * that throws (or whose promise rejects) is logged and skipped: it never unwinds into the undici
  * callback or the timer that made the change, and the listeners after it still run.
@@ -52,8 +54,10 @@ export function publicObserver (emitter: EventEmitter, log: FastifyBaseLogger): 
     },
     membershipChanged (change: MembershipChange) {
       emit('target', change)
-      log.info({ upstream: change.upstream, target: change.target, change: change.change },
-        `lolly: ${change.target} was ${change.change} ${change.change === 'added' ? 'to' : 'from'} upstream ${change.upstream}`)
+      if (membershipChannel.hasSubscribers) membershipChannel.publish(change)
+      const by = change.source === null ? '' : ` by ${change.source}`
+      log.info({ upstream: change.upstream, target: change.target, change: change.change, source: change.source },
+        `lolly: ${change.target} was ${change.change} ${change.change === 'added' ? 'to' : 'from'} upstream ${change.upstream}${by}`)
     }
   }
 }

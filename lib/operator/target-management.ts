@@ -1,4 +1,4 @@
-import { UnknownTargetError } from '../errors.js'
+import { DiscoveredTargetError, UnknownTargetError } from '../errors.js'
 import { invalid } from '../options/option-reader.js'
 import { readTarget, readTargetUrl, readWeight } from '../options/target-options.js'
 import type { Target, TargetSnapshot } from '../pool/target.js'
@@ -36,6 +36,8 @@ export class TargetManager {
    */
   async removeTarget (upstream: unknown, url: unknown): Promise<void> {
     const { pool, target } = this.find(upstream, url, true)
+    // Removed, it would be back at the next answer: its source decides when it goes.
+    if (target.source !== null) throw new DiscoveredTargetError(target.url, pool.name, target.source)
     let removal = this.removals.get(target)
     if (removal === undefined) {
       pool.health.drain(target, 'removing at runtime')

@@ -28,7 +28,10 @@ export function readTarget (input: unknown, path: string): NormalizedTarget {
     weight: readWeight(object, path),
     backup: readBoolean(object, 'backup', path, false),
     down: readBoolean(object, 'down', path, false),
-    maxConnections: readInteger(object, 'maxConnections', path, 0)
+    maxConnections: readInteger(object, 'maxConnections', path, 0),
+    tier: object.backup === true ? 1 : 0,
+    virtualHost: null,
+    source: null
   }
 }
 
@@ -55,18 +58,4 @@ export function readTargetUrl (value: unknown, path: string): { url: string, ori
   }
   const basePath = parsed.pathname === '/' ? '' : parsed.pathname.replace(/\/+$/, '')
   return { url: parsed.origin + basePath, origin: parsed.origin, basePath }
-}
-
-/** Reads `key` of `object` as a list of targets. */
-export function readTargetList (object: Plain, key: string, path: string): NormalizedTarget[] {
-  const value = object[key]
-  const where = `${path === '' ? '' : path + '.'}${key}`
-  if (!Array.isArray(value) || value.length === 0) throw invalid(where, 'a non-empty array of targets', value)
-  const targets = value.map((entry, i) => readTarget(entry, `${where}[${i}]`))
-  const seen = new Set<string>()
-  for (let i = 0; i < targets.length; i++) {
-    if (seen.has(targets[i].url)) throw invalid(`${where}[${i}]`, 'unique within its upstream', targets[i].url)
-    seen.add(targets[i].url)
-  }
-  return targets
 }

@@ -3,11 +3,17 @@ import type { HealthCheckOptions, NormalizedHealthCheck } from './health-check-o
 import type { NormalizedRetry, RetryOptions } from './retry-options.js'
 import type { MetricsOptions, NormalizedMetrics } from './metrics-options.js'
 import type { NormalizedStatus, StatusOptions } from './status-options.js'
+import type { NormalizedResolver, NormalizedSource, NormalizedTarget, ResolverOptions, TargetInput } from './target-types.js'
 
 export type { HealthCheckExpect, HealthCheckOptions, NormalizedHealthCheck } from './health-check-options.js'
 export type { NormalizedRetry, RetryBudgetSettings, RetryOn, RetryOptions } from './retry-options.js'
 export type { MetricsOptions, MetricsRegistry, NormalizedMetrics } from './metrics-options.js'
 export type { NormalizedStatus, StatusGuard, StatusOptions } from './status-options.js'
+export type {
+  DiscoveredTarget, DiscoveredTargetTemplate, DiscoveryContext, DiscoverySettings, DnsTargetOptions, NormalizedDnsSource,
+  NormalizedProviderSource, NormalizedResolver, NormalizedSource, NormalizedSrvSource, NormalizedTarget, NormalizedTemplate,
+  ProviderTargetOptions, ResolverOptions, SrvTargetOptions, TargetInput, TargetOptions
+} from './target-types.js'
 
 // Public option types (what users write) and the normalised forms the rest of the code reads.
 // Options are validated once, at register; nothing on the request path re-checks them.
@@ -24,21 +30,6 @@ export type BalancerName =
 
 /** What a hash-based balancer hashes: client IP, URL, a header, a cookie, or your own function. */
 export type HashKeyOption = 'ip' | 'url' | `header:${string}` | `cookie:${string}` | ((request: FastifyRequest) => string)
-
-export interface TargetOptions {
-  /** http: or https: origin, optionally with a base path (`http://10.0.0.1:8080/api`). */
-  url: string
-  /** Share of traffic relative to the other targets; an integer from 1 to 1000000. Default 1. */
-  weight?: number
-  /** Only used when no primary target can take traffic. Default false. */
-  backup?: boolean
-  /** Configured out: never receives traffic until enabled at runtime. Default false. */
-  down?: boolean
-  /** Cap on in-flight requests to this target; 0 means no cap. Default 0. */
-  maxConnections?: number
-}
-
-export type TargetInput = string | TargetOptions
 
 export interface TimeoutOptions {
   /** Time to open a connection (TCP and TLS), ms. Default 5000. */
@@ -78,6 +69,8 @@ export interface UpstreamSettings extends TimeoutOptions {
   healthCheck?: HealthCheckOptions | boolean
   /** Failover of a failed request to another target. On by default (2 extra tries); false turns it off. */
   retry?: RetryOptions | boolean
+  /** How `dns` and `srv` targets are looked up and how often. */
+  resolver?: ResolverOptions
 }
 
 export interface PassiveOptions {
@@ -142,17 +135,6 @@ export type RouteUpstreamOption = string | {
 
 // ---- normalised forms ----
 
-export interface NormalizedTarget {
-  url: string
-  origin: string
-  /** Path prefix of the target without a trailing slash: '' or '/api'. */
-  basePath: string
-  weight: number
-  backup: boolean
-  down: boolean
-  maxConnections: number
-}
-
 export type HashKey =
   | { kind: 'ip' }
   | { kind: 'url' }
@@ -177,7 +159,11 @@ export interface PassiveSettings {
 
 export interface NormalizedUpstream {
   name: string
+  /** The targets written as URLs (or objects with a url). */
   targets: NormalizedTarget[]
+  /** The entries that discover targets: `dns`, `srv`, `discover`. */
+  sources: NormalizedSource[]
+  resolver: NormalizedResolver
   balancer: BalancerSpec
   tlsRejectUnauthorized: boolean
   connections: number

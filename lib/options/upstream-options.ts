@@ -4,16 +4,17 @@ import { readBoolean, readDuration, readInteger, readNumber, type Plain } from '
 import { DEFAULT_PASSIVE, readPassive } from './passive-options.js'
 import { readHealthCheck } from './health-check-options.js'
 import { DEFAULT_RETRY, readRetry } from './retry-options.js'
-import { readTargetList } from './target-options.js'
+import { DEFAULT_RESOLVER, readResolver } from './resolver-options.js'
+import { readTargetEntries } from './target-entries.js'
 
 /** Keys that configure a pool; at the top level (with `upstreams`) they are every pool's defaults. */
 export const UPSTREAM_SETTING_KEYS = [
   'balancer', 'hashKey', 'hashBalanceFactor', 'tlsRejectUnauthorized', 'connections', 'pipelining',
   'connectTimeout', 'responseTimeout', 'bodyTimeout',
-  'passive', 'slowStart', 'panicPercent', 'healthCheck', 'retry'
+  'passive', 'slowStart', 'panicPercent', 'healthCheck', 'retry', 'resolver'
 ] as const
 
-export type UpstreamSettingsNormalized = Omit<NormalizedUpstream, 'name' | 'targets'>
+export type UpstreamSettingsNormalized = Omit<NormalizedUpstream, 'name' | 'targets' | 'sources'>
 
 export const DEFAULT_SETTINGS: UpstreamSettingsNormalized = {
   balancer: { name: 'round-robin', hashKey: { kind: 'ip' }, hashBalanceFactor: 1.25 },
@@ -32,7 +33,8 @@ export const DEFAULT_SETTINGS: UpstreamSettingsNormalized = {
   // Off: probes are traffic the targets must be ready to answer (a health endpoint), so they are opt-in.
   healthCheck: null,
   // On (see retry-options.ts): a dead target behind a balancer should not cost clients errors.
-  retry: DEFAULT_RETRY
+  retry: DEFAULT_RETRY,
+  resolver: DEFAULT_RESOLVER
 }
 
 /** Reads the pool-level settings of `object` over `inherited` (top-level defaults or the built-ins). */
@@ -49,10 +51,11 @@ export function readUpstreamSettings (object: Plain, path: string, inherited: Up
     slowStart: readDuration(object, 'slowStart', path, inherited.slowStart, 0),
     panicPercent: readNumber(object, 'panicPercent', path, inherited.panicPercent, 0, 100),
     healthCheck: readHealthCheck(object, path, inherited.healthCheck),
-    retry: readRetry(object, path, inherited.retry)
+    retry: readRetry(object, path, inherited.retry),
+    resolver: readResolver(object, path, inherited.resolver)
   }
 }
 
 export function readUpstream (name: string, object: Plain, path: string, inherited: UpstreamSettingsNormalized): NormalizedUpstream {
-  return { name, targets: readTargetList(object, 'targets', path), ...readUpstreamSettings(object, path, inherited) }
+  return { name, ...readTargetEntries(object, 'targets', path), ...readUpstreamSettings(object, path, inherited) }
 }

@@ -38,15 +38,16 @@ export class BalancerSets {
   refresh (targets: readonly Target[], panicking: boolean): void {
     if (!this.stale) return
     this.stale = false
-    const primaries: Target[] = []
-    const backups: Target[] = []
+    const tiers: Target[][] = [[], []]
     for (const target of targets) {
       const state = target.state
       const routable = panicking ? state !== 'disabled' && state !== 'draining' : state === 'healthy'
       ;(target as PoolFields).routable = routable
-      if (routable) (target.backup ? backups : primaries).push(target)
+      if (!routable) continue
+      while (tiers.length <= target.tier) tiers.push([])
+      tiers[target.tier].push(target)
     }
-    for (const set of this.sets) set.rebuild(primaries, backups)
+    for (const set of this.sets) set.rebuild(tiers)
   }
 
   /** A target's in-flight count changed. */

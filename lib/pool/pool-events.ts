@@ -34,11 +34,13 @@ export interface PanicChange {
   at: number
 }
 
-/** A target was added to or removed from a pool at runtime. */
+/** A target was added to or removed from a pool at runtime, or by a discovery source. */
 export interface MembershipChange {
   upstream: string
   target: string
   change: 'added' | 'removed'
+  /** The discovery source that added or removed it; null for a runtime call. */
+  source: string | null
   at: number
 }
 

@@ -30,6 +30,9 @@ export interface TargetSnapshot {
   state: TargetState
   available: boolean
   backup: boolean
+  tier: number
+  /** The discovery source that made it; null for a static or runtime target. */
+  source: string | null
   weight: number
   effectiveWeight: number
   maxConnections: number
@@ -69,14 +72,23 @@ export class Target {
   readonly url: string
   readonly origin: string
   readonly basePath: string
-  /** `host[:port]` of the origin, sent as the Host header (what nginx's proxy_pass sends by default). */
+  /**
+   * Sent as the Host header: `host[:port]` of the origin (what nginx's proxy_pass sends by default),
+   * or the name a discovered target answers to. undici derives the TLS server name from it, so an
+   * https target found by name is reached with that name as SNI and its certificate checked against it.
+   */
   readonly host: string
   readonly upstream: string
-  readonly backup: boolean
-  readonly maxConnections: number
+  /** The discovery source that owns it; null for a static or runtime target. */
+  readonly source: string | null
   readonly dispatcher: Pool
 
   // ---- written by the pool (PoolFields) ----
+  /** Failover tier (0 primaries, 1 backups, more from SRV priorities); `backup` is tier > 0. Its source may move it. */
+  readonly tier: number
+  readonly backup: boolean
+  /** Cap on requests in flight; 0 is none. Its source may change it. */
+  readonly maxConnections: number
   /** Position in its pool's target list; balancers index arrays with it. */
   readonly index: number = 0
   readonly weight: number
@@ -115,9 +127,11 @@ export class Target {
     this.url = config.url
     this.origin = config.origin
     this.basePath = config.basePath
-    this.host = new URL(config.origin).host
+    this.host = config.virtualHost ?? new URL(config.origin).host
     this.upstream = upstream
-    this.backup = config.backup
+    this.tier = config.tier
+    this.backup = config.tier > 0
+    this.source = config.source
     this.weight = config.weight
     this.effectiveWeight = config.weight
     this.maxConnections = config.maxConnections
@@ -129,7 +143,12 @@ export class Target {
       pipelining: settings.pipelining,
       headersTimeout: settings.responseTimeout,
       bodyTimeout: settings.bodyTimeout,
-      connect: { timeout: settings.connectTimeout, rejectUnauthorized: settings.tlsRejectUnauthorized }
+      connect: {
+        timeout: settings.connectTimeout,
+        rejectUnauthorized: settings.tlsRejectUnauthorized,
+        // The request's Host gives undici its server name; this is the fallback when a caller keeps an address as Host.
+        ...(config.virtualHost === null ? {} : { servername: config.virtualHost.replace(/:\d+$/, '') })
+      }
     })
   }
 
@@ -145,6 +164,8 @@ export class Target {
       state: this.state,
       available: this.state === 'healthy',
       backup: this.backup,
+      tier: this.tier,
+      source: this.source,
       weight: this.weight,
       effectiveWeight: this.effectiveWeight,
       maxConnections: this.maxConnections,
@@ -163,8 +184,8 @@ export class Target {
 type Writable<T, K extends keyof T> = { -readonly [P in K]: T[P] }
 
 /** The fields the pool writes. Imported only in lib/pool (eslint.config.js enforces it). */
-export type PoolFields = Writable<Target, 'index' | 'weight' | 'effectiveWeight' | 'inflight' | 'requests' | 'failures' |
-'consecutiveFailures' | 'latencyMs' | 'retryAfterUntil' | 'routable'>
+export type PoolFields = Writable<Target, 'index' | 'tier' | 'backup' | 'maxConnections' | 'weight' | 'effectiveWeight' | 'inflight' |
+'requests' | 'failures' | 'consecutiveFailures' | 'latencyMs' | 'retryAfterUntil' | 'routable'>
 
 /** The fields the pool's TargetHealth writes. Imported only in lib/health (eslint.config.js enforces it). */
 export type HealthFields = Writable<Target, 'state' | 'since' | 'ejectedUntil' | 'lastCheck' | 'checksPassed' | 'checksFailed'>

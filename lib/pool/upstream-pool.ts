@@ -180,7 +180,7 @@ export class UpstreamPool implements HealthHost {
     const { target, panic } = this.admit(config)
     if (target.state === 'healthy') this.slowStart?.begin(target)
     if (panic !== undefined) this.reportPanic(panic)
-    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'added', at: Date.now() }, target)
+    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'added', source: target.source, at: Date.now() }, target)
     return target
   }
 
@@ -201,13 +201,30 @@ export class UpstreamPool implements HealthHost {
     const panic = this.health.forget(target)
     this.sets.invalidate()
     if (panic !== undefined) this.reportPanic(panic)
-    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'removed', at: Date.now() }, target)
+    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'removed', source: target.source, at: Date.now() }, target)
   }
 
   setWeight (target: Target, weight: number): void {
     writable(target).weight = weight
     if (this.slowStart === undefined) writable(target).effectiveWeight = weight
     else this.slowStart.weightChanged(target)
+    this.sets.invalidate()
+  }
+
+  /**
+   * A source moved a target to another failover tier (an SRV priority that changed rank) or changed
+   * its cap: in place, so it keeps its state, counters and connections.
+   */
+  retune (target: Target, tier: number, maxConnections: number): void {
+    const fields = writable(target)
+    fields.maxConnections = maxConnections
+    if (target.tier !== tier) {
+      const panic = this.health.recount(target, () => {
+        fields.tier = tier
+        fields.backup = tier > 0
+      })
+      if (panic !== undefined) this.reportPanic(panic)
+    }
     this.sets.invalidate()
   }
 

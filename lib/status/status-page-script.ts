@@ -14,6 +14,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
   var clockEl = document.getElementById('clock')
   var rows = Object.create(null)
   var poolHeads = Object.create(null)
+  var sourceLines = Object.create(null)
   var shape = ''
   var offset = 0
 
@@ -39,7 +40,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
   function shapeOf (view) {
     return view.upstreams.map(function (u) {
       return u.name + '=' + u.targets.map(function (t) { return t.url }).join(',')
-    }).join(';')
+    }).join(';') + '|' + view.sources.map(function (s) { return keyOf(s.upstream, s.name) }).join(',')
   }
 
   function sparkline () {
@@ -70,6 +71,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
     var old = rows
     rows = Object.create(null)
     poolHeads = Object.create(null)
+    sourceLines = Object.create(null)
     poolsEl.textContent = ''
     view.upstreams.forEach(function (upstream) {
       var section = el('section', 'pool')
@@ -94,7 +96,9 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
         tr.setAttribute('data-upstream', upstream.name)
         var row = { tr: tr, history: old[key] ? old[key].history : [] }
         var url = el('td', 'url', target.url)
-        if (target.backup) url.appendChild(el('span', 'tag', 'backup'))
+        if (target.backup) url.appendChild(el('span', 'tag', target.tier > 1 ? 'backup ' + target.tier : 'backup'))
+        // dns / srv, or a provider's name: who put it here.
+        if (target.source) url.appendChild(el('span', 'tag', target.source.split(':')[0]))
         tr.appendChild(url)
         ;['state', 'weight', 'inflight', 'rps', 'errors', 'latency', 'probe', 'eject'].forEach(function (name) {
           row[name] = tr.appendChild(el('td', name))
@@ -105,8 +109,27 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
         rows[key] = row
       })
       section.appendChild(table)
+      view.sources.forEach(function (src) {
+        if (src.upstream !== upstream.name) return
+        var line = el('p', 'source')
+        line.setAttribute('data-source', src.name)
+        line.appendChild(el('span', 'source-name', src.name))
+        sourceLines[keyOf(src.upstream, src.name)] = { text: line.appendChild(el('span', 'source-meta')), error: line.appendChild(el('span', 'source-error')) }
+        section.appendChild(line)
+      })
       poolsEl.appendChild(section)
     })
+  }
+
+  function renderSource (src, now) {
+    var line = sourceLines[keyOf(src.upstream, src.name)]
+    var parts = [src.targets + (src.targets === 1 ? ' target' : ' targets')]
+    parts.push(src.lastAnswerAt === null ? 'no answer yet' : 'answered ' + ago(now - src.lastAnswerAt) + ' ago')
+    if (src.ttl !== null) parts.push('TTL ' + src.ttl + ' s')
+    if (src.nextLookupAt !== null) parts.push('next lookup in ' + ago(src.nextLookupAt - now))
+    parts.push(src.lookups.ok + ' ok, ' + src.lookups.empty + ' empty, ' + src.lookups.failed + ' failed')
+    line.text.textContent = parts.join(' \u00b7 ')
+    line.error.textContent = src.lastError === null ? '' : 'last error ' + ago(now - src.lastError.at) + ' ago: ' + src.lastError.message
   }
 
   function setState (row, state) {
@@ -175,6 +198,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
         (upstream.name === view.defaultUpstream ? ' \u00b7 default' : '')
       head.panic.hidden = !upstream.panicking
     })
+    view.sources.forEach(function (src) { renderSource(src, now) })
     clockEl.textContent = new Date(now).toLocaleTimeString()
   }
 

@@ -28,6 +28,9 @@ th { text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); p
 td { padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; vertical-align: middle; }
 tr.target td:first-child { border-left: 4px solid var(--state, var(--line)); }
 .url { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; }
+.source { margin: 6px 0 0; font-size: 12px; color: var(--muted); }
+.source-name { font-family: ui-monospace, monospace; margin-right: 10px; color: inherit; }
+.source-error { margin-left: 10px; color: #c0392b; }
 .tag { margin-left: 8px; font: 11px system-ui, sans-serif; color: var(--muted); border: 1px solid var(--line); border-radius: 8px; padding: 0 6px; }
 td.state { font-weight: 600; color: var(--state); }
 td.state::before { content: ""; display: inline-block; width: 9px; height: 9px; border-radius: 50%; margin-right: 7px; background: var(--state); }

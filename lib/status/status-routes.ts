@@ -27,7 +27,7 @@ export function registerStatusRoutes (app: FastifyInstance, options: NormalizedS
 
   app.get(`${options.path}/targets.json`, { onRequest }, async (_request, reply) => {
     reply.header('cache-control', 'no-store')
-    return statusView(source.pools, source.defaultUpstream, Date.now(), snapshotsOf)
+    return statusView(source, Date.now(), snapshotsOf)
   })
 
   app.get(`${options.path}/events`, { onRequest }, (_request, reply) => {

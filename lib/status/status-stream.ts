@@ -1,8 +1,7 @@
 import type { ServerResponse } from 'node:http'
 import type { StateChange } from '../pool/pool-events.js'
 import type { Target, TargetSnapshot } from '../pool/target.js'
-import type { UpstreamPool } from '../pool/upstream-pool.js'
-import { snapshotsOf, statusView, type StatusView } from './status-view.js'
+import { snapshotsOf, statusView, type StatusSource, type StatusView } from './status-view.js'
 
 /** A target in the once-a-second summary: its snapshot and its traffic over the last tick. */
 export interface LiveTargetSnapshot extends TargetSnapshot {
@@ -12,10 +11,7 @@ export interface LiveTargetSnapshot extends TargetSnapshot {
   errorRate: number | null
 }
 
-export interface StatusStreamSource {
-  readonly pools: readonly UpstreamPool[]
-  readonly defaultUpstream: string
-}
+export type StatusStreamSource = StatusSource
 
 /** Requests and failures of a target at the previous tick. */
 interface Counts {
@@ -64,8 +60,7 @@ export class StatusStream {
       res.end()
       return
     }
-    const { pools, defaultUpstream } = this.source
-    res.write(`retry: 2000\n\n${message('hello', statusView(pools, defaultUpstream, Date.now(), snapshotsOf))}`)
+    res.write(`retry: 2000\n\n${message('hello', statusView(this.source, Date.now(), snapshotsOf))}`)
     this.clients.add(res)
     res.on('close', () => this.remove(res))
     if (this.clients.size === 1) this.start()
@@ -105,11 +100,10 @@ export class StatusStream {
   }
 
   private readonly tick = (): void => {
-    const { pools, defaultUpstream } = this.source
     const at = Date.now()
     const seconds = Math.max(at - this.lastTickAt, 1) / 1000
     this.lastTickAt = at
-    const summary = statusView(pools, defaultUpstream, at, (pool) => pool.targets.map((target) => this.live(target, seconds)))
+    const summary = statusView(this.source, at, (pool) => pool.targets.map((target) => this.live(target, seconds)))
     this.broadcast(message('summary', summary))
     this.timer!.refresh()
   }

@@ -1,5 +1,13 @@
+import type { SourceSnapshot } from '../discovery/source-status.js'
 import type { TargetSnapshot } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
+
+/** What the status routes show: the pools, and the discovery sources' snapshots. */
+export interface StatusSource {
+  readonly pools: readonly UpstreamPool[]
+  readonly defaultUpstream: string
+  sources (): SourceSnapshot[]
+}
 
 /** One upstream as the status page shows it. */
 export interface UpstreamStatus<T extends TargetSnapshot = TargetSnapshot> {
@@ -18,14 +26,16 @@ export interface StatusView<T extends TargetSnapshot = TargetSnapshot> {
   at: number
   defaultUpstream: string
   upstreams: Array<UpstreamStatus<T>>
+  /** The discovery sources of every upstream (`dns`, `srv`, `discover` entries). */
+  sources: SourceSnapshot[]
 }
 
 /** Every pool's targets, grouped by upstream, with what the page needs to explain them. */
 export function statusView<T extends TargetSnapshot> (
-  pools: Iterable<UpstreamPool>, defaultUpstream: string, now: number, describe: (pool: UpstreamPool) => T[]
+  source: StatusSource, now: number, describe: (pool: UpstreamPool) => T[]
 ): StatusView<T> {
   const upstreams: Array<UpstreamStatus<T>> = []
-  for (const pool of pools) {
+  for (const pool of source.pools) {
     upstreams.push({
       name: pool.name,
       balancer: pool.config.balancer.name,
@@ -34,7 +44,7 @@ export function statusView<T extends TargetSnapshot> (
       targets: describe(pool)
     })
   }
-  return { at: now, defaultUpstream, upstreams }
+  return { at: now, defaultUpstream: source.defaultUpstream, upstreams, sources: source.sources() }
 }
 
 export function snapshotsOf (pool: UpstreamPool): TargetSnapshot[] {

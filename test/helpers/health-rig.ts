@@ -29,8 +29,8 @@ export interface Rig {
   hit (n: number, path?: string): Promise<string[]>
 }
 
-/** A Fastify app with the plugin, a catch-all proxy route, and its log lines captured. */
-export async function buildRig (options: LollyOptions): Promise<Rig> {
+/** A stream for a Fastify logger, and the lines written to it, parsed. */
+export function capturedLogs (): { stream: Writable, logs: Rig['logs'] } {
   const logs: Rig['logs'] = []
   const stream = new Writable({
     write (chunk: Buffer, _enc, cb) {
@@ -38,6 +38,12 @@ export async function buildRig (options: LollyOptions): Promise<Rig> {
       cb()
     }
   })
+  return { stream, logs }
+}
+
+/** A Fastify app with the plugin, a catch-all proxy route, and its log lines captured. */
+export async function buildRig (options: LollyOptions): Promise<Rig> {
+  const { stream, logs } = capturedLogs()
   const app = Fastify({ logger: { level: 'info', stream } })
   await app.register(lolly, options)
   app.all('/*', (_req, reply) => reply.from())

@@ -23,10 +23,10 @@ export type TargetSpec = Partial<Omit<NormalizedTarget, 'url' | 'origin' | 'base
  * (undici pools connect lazily); their dispatchers are closed in teardown.
  */
 export function makeTargets (t: Teardown, specs: number | TargetSpec[]): Target[] {
-  const list = typeof specs === 'number' ? Array.from({ length: specs }, () => ({})) : specs
+  const list: TargetSpec[] = typeof specs === 'number' ? Array.from({ length: specs }, () => ({})) : specs
   const targets = list.map((spec, i) => {
     const origin = `http://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`
-    const config: NormalizedTarget = { url: origin, origin, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, ...spec }
+    const config: NormalizedTarget = { url: origin, origin, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, tier: spec.backup === true ? 1 : 0, virtualHost: null, source: null, ...spec }
     const target = new Target(config, 'test', SETTINGS, config.down ? 'disabled' : 'healthy', Date.now())
     writable(target).index = i
     return target
@@ -57,7 +57,7 @@ export function request (key = ''): Dispatcher.DispatchOptions {
 /** A BalancerSet over primaries and backups, as a pool would build it. */
 export function balancerSet (name: BalancerName, primaries: readonly Target[], backups: readonly Target[] = [], hashBalanceFactor = 1.25): BalancerSet {
   const set = new BalancerSet(spec(name, hashBalanceFactor))
-  set.rebuild(primaries, backups)
+  set.rebuild([primaries, backups])
   return set
 }
 

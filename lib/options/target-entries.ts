@@ -1,0 +1,38 @@
+import type { NormalizedSource, NormalizedTarget } from './types.js'
+import { isSourceEntry, readSource } from './discovery-options.js'
+import { invalid, isPlainObject, type Plain } from './option-reader.js'
+import { readTarget } from './target-options.js'
+
+/**
+ * Reads `key` of `object` as a targets list: URLs and target objects (the static targets), and
+ * `dns`, `srv` and `discover` entries (the sources). The list may not be empty, and neither a URL
+ * nor a source name may appear twice.
+ */
+export function readTargetEntries (object: Plain, key: string, path: string): { targets: NormalizedTarget[], sources: NormalizedSource[] } {
+  const value = object[key]
+  const where = `${path === '' ? '' : path + '.'}${key}`
+  if (!Array.isArray(value) || value.length === 0) throw invalid(where, 'a non-empty array of targets', value)
+  const targets: NormalizedTarget[] = []
+  const sources: NormalizedSource[] = []
+  const urls = new Set<string>()
+  const names = new Set<string>()
+  let unnamed = 0
+  for (let i = 0; i < value.length; i++) {
+    const entry: unknown = value[i]
+    const at = `${where}[${i}]`
+    if (isPlainObject(entry) && isSourceEntry(entry)) {
+      const source = readSource(entry, at)
+      // Unnamed providers: 'discover', 'discover#2', ...
+      if (source.name === '') source.name = ++unnamed === 1 ? 'discover' : `discover#${unnamed}`
+      if (names.has(source.name)) throw invalid(at, 'a source named once within its upstream', source.name)
+      names.add(source.name)
+      sources.push(source)
+      continue
+    }
+    const target = readTarget(entry, at)
+    if (urls.has(target.url)) throw invalid(at, 'unique within its upstream', target.url)
+    urls.add(target.url)
+    targets.push(target)
+  }
+  return { targets, sources }
+}
