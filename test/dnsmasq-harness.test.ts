@@ -57,6 +57,11 @@ function alive (pid: number): boolean {
   }
 }
 
+/** An SRV answer's records without the `type: 'SRV'` that Node 22+ adds to each. */
+async function srvRecords (resolver: Resolver, name: string): Promise<Array<{ name: string, port: number, priority: number, weight: number }>> {
+  return (await resolver.resolveSrv(name)).map(({ name, port, priority, weight }) => ({ name, port, priority, weight }))
+}
+
 test('A, AAAA and SRV answers, with the TTL that was set', async (t) => {
   const dns = await startDnsmasq(RECORDS, { ttl: 30 })
   t.teardown(() => dns.close())
@@ -72,7 +77,7 @@ test('A, AAAA and SRV answers, with the TTL that was set', async (t) => {
   t.same(await resolver.resolve4('both.lolly.test'), ['127.0.0.13'])
   t.same(await resolver.resolve6('both.lolly.test'), ['fd00::13'])
   t.same((await resolver.resolve4('API.Lolly.Test.')).sort(), ['127.0.0.11', '127.0.0.12'], 'names are case-insensitive')
-  const srv = await resolver.resolveSrv('_http._tcp.api.lolly.test')
+  const srv = await srvRecords(resolver, '_http._tcp.api.lolly.test')
   t.same(srv.sort((x, y) => x.priority - y.priority), [
     { name: 'api.lolly.test', port: 8080, priority: 10, weight: 5 },
     { name: 'both.lolly.test', port: 8081, priority: 20, weight: 1 }
@@ -108,7 +113,7 @@ test('setRecords: A/AAAA changes by SIGHUP, SRV changes by a restart on the same
   t.equal(dns.pid, pid, 'no restart for A/AAAA changes')
 
   await dns.setRecords({ a: { 'api.lolly.test': ['127.0.0.21'] }, srv: [{ name: '_http._tcp.api.lolly.test', target: 'new.lolly.test', port: 9000 }] })
-  t.same(await resolver.resolveSrv('_http._tcp.api.lolly.test'), [{ name: 'new.lolly.test', port: 9000, priority: 0, weight: 0 }], 'the new SRV records right away')
+  t.same(await srvRecords(resolver, '_http._tcp.api.lolly.test'), [{ name: 'new.lolly.test', port: 9000, priority: 0, weight: 0 }], 'the new SRV records right away')
   t.equal(await failure(resolver.resolve6('six.lolly.test')), 'ENOTFOUND', 'a dropped name is NXDOMAIN')
   t.not(dns.pid, pid, 'SRV changes restart dnsmasq')
   t.equal(dns.server, server, 'on the same port')
