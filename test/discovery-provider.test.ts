@@ -357,3 +357,21 @@ test('a pool none of whose sources has answered names them all', async (t) => {
   await rig.app.ready()
   t.match(rig.logs.at(-1), { level: 40, sources: ['a', 'b'], msg: 'lolly: upstream default has no target yet: it answers 503 until a, b list one' })
 })
+
+test('a target moved to the backup tier counts as a backup for panic mode at once', async (t) => {
+  const ups = await startUpstreams(3)
+  const provider = testProvider(ups.map((u) => u.url))
+  const clock = installClock()
+  const rig = await buildRig({ targets: [{ discover: provider.discover }], panicPercent: 50 })
+  t.teardown(async () => { await rig.app.close(); await Promise.all(ups.map((u) => u.close())); clock.uninstall() })
+  await rig.app.ready()
+  const pool = poolOf(rig.app)
+  const panics: boolean[] = []
+  rig.app.lolly.on('panic', (change) => panics.push(change.panicking))
+  pool.health.transition(pool.target(ups[1].url)!, 'unhealthy', 'test')
+  pool.health.transition(pool.target(ups[2].url)!, 'unhealthy', 'test')
+  t.same(panics, [true], '1 of 3 healthy, no healthy backup: panic')
+  await provider.yieldSet([{ url: ups[0].url, backup: true }, ups[1].url, ups[2].url])
+  t.same(panics, [true, false], 'a healthy backup now: out of panic mode')
+  t.equal(rig.app.lolly.upstreams.default.panicking, false)
+})
