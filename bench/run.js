@@ -1,13 +1,14 @@
 'use strict'
 
-// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,cost,discovery] [-- --contenders=<key,...>]
-//   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker] [-- --heap-prof=<contender>|health-checker]
+// `npm run bench [-- --quick] [-- --only=throughput,pick,health,failover,cost,discovery,websocket] [-- --contenders=<key,...>]
+//   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker|websocket-<contender>] [-- --heap-prof=<same>]
 //   [-- --lolly-options='{"xForwarded":false}']`  (plugin options added to every fastify-lolly contender)
 //   [-- --baseline=<dir>]  (cost: also measure the fastify-lolly built in <dir>, another checkout, against this one)
 // Side-by-side benchmarks of the built package: proxy throughput and latency against the ecosystem's
 // alternatives, balancer pick cost, health checking cost, failover under load, DNS discovery cost
-// and follow time (needs dnsmasq). Prints tables and writes bench/results.json. Numbers depend on
-// the machine; the ratios between rows are the point.
+// and follow time (needs dnsmasq), WebSocket tunnel throughput against direct and @fastify/http-proxy.
+// Prints tables and writes bench/results.json. Numbers depend on the machine; the ratios between
+// rows are the point.
 
 const fs = require('node:fs')
 const os = require('node:os')
@@ -17,17 +18,18 @@ const { runHealthCheckBench, formatHealthCheck } = require('./health-check-cost.
 const { runFailoverBench, formatFailover } = require('./failover.js')
 const { runOneProcessCostBench, formatOneProcessCost } = require('./one-process-cost.js')
 const { runDiscoveryBench, formatDiscovery } = require('./discovery-cost.js')
+const { runWebSocketBench, formatWebSocket, WEBSOCKET_PROFILABLE } = require('./websocket-throughput.js')
 const { evaluateTargets, formatTargets } = require('./targets.js')
 
-const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'cost', 'discovery']
+const SECTIONS = ['throughput', 'pick', 'health', 'failover', 'cost', 'discovery', 'websocket']
 const MODES = {
   // Under two minutes on two cores.
-  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, costRounds: 5, discoveryRecords: 1000, discoverySeconds: 5, discoveryChanges: 5 },
-  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, costRounds: 10, discoveryRecords: 1000, discoverySeconds: 20, discoveryChanges: 10 }
+  quick: { connections: 50, seconds: 2, rounds: 3, warmupSeconds: 1, healthTargets: 1000, healthSeconds: 5, failoverConnections: 20, failoverSeconds: 4, costRounds: 5, discoveryRecords: 1000, discoverySeconds: 5, discoveryChanges: 5, wsSeconds: 2, wsRounds: 3, wsTunnels: [1] },
+  full: { connections: 50, seconds: 5, rounds: 5, warmupSeconds: 2, healthTargets: 1000, healthSeconds: 20, failoverConnections: 20, failoverSeconds: 10, costRounds: 10, discoveryRecords: 1000, discoverySeconds: 20, discoveryChanges: 10, wsSeconds: 3, wsRounds: 5, wsTunnels: [1, 8] }
 }
-const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,cost,discovery]\n' +
+const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health,failover,cost,discovery,websocket]\n' +
   '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +
-  '  [--cpu-prof=<contender>|health-checker] [--heap-prof=<contender>|health-checker]\n' +
+  '  [--cpu-prof=<contender>|health-checker|websocket-<contender>] [--heap-prof=<same>]\n' +
   '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]\n' +
   '  [--baseline=<dir> (cost: another checkout of fastify-lolly, built, measured against this one)]'
 
@@ -59,7 +61,7 @@ function parseArgs (argv) {
       throw new Error(`bad argument ${arg}\n${USAGE}`)
     }
   }
-  const profilable = [...NODE_CONTENDERS, 'health-checker']
+  const profilable = [...NODE_CONTENDERS, 'health-checker', ...WEBSOCKET_PROFILABLE]
   if (args.profile !== undefined && !profilable.includes(args.profile.target)) {
     throw new Error(`--${args.profile.kind}-prof takes one of ${profilable.join(', ')}\n${USAGE}`)
   }
@@ -167,6 +169,18 @@ async function main () {
       lollyOptions: args.lollyOptions,
       progress
     }), formatDiscovery)
+  }
+
+  if (args.only.has('websocket')) {
+    console.log('\nWebSocket tunnel throughput: running...')
+    await section(results, 'websocket', 'WebSocket tunnel throughput', () => runWebSocketBench({
+      seconds: settings.wsSeconds,
+      rounds: args.rounds ?? settings.wsRounds,
+      tunnels: settings.wsTunnels,
+      lollyOptions: args.lollyOptions,
+      profile: args.profile,
+      progress
+    }), formatWebSocket)
   }
 
   results.targets = evaluateTargets(results)

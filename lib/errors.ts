@@ -65,3 +65,18 @@ export const MetricExistsError = createError<[string]>(
 /** The status page was asked for by a client that is not on loopback, and no status.onRequest guard was given. */
 export const StatusForbiddenError = createError(
   'FST_LOLLY_STATUS_FORBIDDEN', 'The status page is served to loopback clients only; set status.onRequest to decide who else may see it', 403)
+
+/**
+ * A target answered a WebSocket handshake with a 2xx instead of 101 (no WebSocket endpoint there):
+ * the client gets 502; not held against the target, nor tried elsewhere (see upstream-errors.ts).
+ */
+export const UpgradeRefusedError = createError<[number]>(
+  'FST_LOLLY_UPGRADE_REFUSED', 'The target answered the WebSocket handshake with %s instead of 101 Switching Protocols', 502)
+
+/** A WebSocket upgrade reached reply.from() on a route (or pool) that does not tunnel them (`websocket`). */
+export const WebSocketNotEnabledError = createError<[string]>(
+  'FST_LOLLY_WEBSOCKET_NOT_ENABLED', 'WebSocket upgrades are not tunnelled on %s (set websocket: true on its upstream or route)', 403)
+
+/** The pool holds `websocket.maxTunnels` tunnels already. */
+export const TooManyTunnelsError = createError<[string, number]>(
+  'FST_LOLLY_TOO_MANY_TUNNELS', 'Upstream "%s" has %s WebSocket tunnels open, its maxTunnels', 503)

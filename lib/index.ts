@@ -11,6 +11,8 @@ import type * as health from './options/health-check-options.js'
 import type * as metrics from './options/metrics-options.js'
 import type * as retry from './options/retry-options.js'
 import type * as status from './options/status-options.js'
+import type * as websocket from './options/websocket-options.js'
+import type * as affinity from './options/affinity-options.js'
 import type * as options from './options/types.js'
 import type * as events from './pool/pool-events.js'
 import type { CheckResult as TargetCheckResult, TargetSnapshot as Snapshot, TargetState as State } from './pool/target.js'
@@ -50,6 +52,8 @@ declare namespace lolly {
   export type RetryOn = retry.RetryOn
   export type StatusOptions = status.StatusOptions
   export type MetricsOptions = metrics.MetricsOptions
+  export type WebSocketOptions = websocket.WebSocketOptions
+  export type AffinityOptions = affinity.AffinityOptions
   export type MetricsRegistry = metrics.MetricsRegistry
   export type CheckResult = TargetCheckResult
   export type PanicChange = events.PanicChange

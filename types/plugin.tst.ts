@@ -119,3 +119,18 @@ test('discovery entries, the resolver and the sources are typed', () => {
   expect(app.lolly.addTarget('api', { dns: 'http://a.internal' } as never)).type.not.toRaiseError()
   expect(app.lolly.addTarget('api', { dns: 'http://a.internal' })).type.toRaiseError()
 })
+
+test('websocket and affinity options, per pool and per route, and the tunnel counts are typed', () => {
+  const app = Fastify()
+  expect(app.register(lolly, {
+    targets: ['http://10.0.0.1:3000'],
+    websocket: { handshakeTimeout: 5000, idleTimeout: 0, maxTunnels: 100, drainTimeout: 10_000 },
+    affinity: { cookie: { name: 'io', secret: ['new secret, 16+ chars', 'old secret, 16+ chars'], maxAge: 3600, secure: true, sameSite: 'None', httpOnly: true } }
+  })).type.not.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], websocket: true, affinity: false })).type.not.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], affinity: { cookie: { name: 'x' } } })).type.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], affinity: { cookie: { secret: 'sixteen chars ok!', sameSite: 'lax' } } })).type.toRaiseError()
+  expect<lolly.RouteUpstreamOption>().type.toBeAssignableFrom({ name: 'api', websocket: true, affinity: false as const })
+  expect(app.lolly.targets[0].tunnels).type.toBe<number>()
+  expect(app.lolly.targets[0].handshakesFailed).type.toBe<number>()
+})

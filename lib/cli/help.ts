@@ -27,7 +27,8 @@ Configuration file (YAML shown; JSON has the same keys):
       upstream: api            #   ... go to this upstream (default: the default upstream)
       rewritePrefix: /         #   ... with /api replaced by / (default: the path is kept)
       balancer: p2c            #   optional, as a plugin route's config.upstream: balancer, hashKey,
-      retry: false             #   hashBalanceFactor, retry, responseTimeout, bodyTimeout
+      retry: false             #   hashBalanceFactor, retry, responseTimeout, bodyTimeout, websocket,
+                               #   affinity
     - prefix: /
       upstream: web
   upstreams:                   # every option of the fastify-lolly plugin, passed to register as is
@@ -40,15 +41,19 @@ Configuration file (YAML shown; JSON has the same keys):
         - { url: http://10.0.0.2:8080, weight: 2 }
         - { url: http://10.0.0.3:8080, backup: true }
     web:
-      targets: [http://10.0.0.4:3000]
+      targets: [http://10.0.0.4:3000, http://10.0.0.5:3000]
+      websocket: true          # tunnel WebSocket upgrades (handshake first, with failover)
+      affinity:                # sticky sessions through a signed cookie (socket.io needs them)
+        cookie: { name: web, secret: change-me-to-16-chars-or-more }
   # Instead of upstreams, a single upstream can be given as top-level targets (plus its settings).
   # Other plugin options (defaultUpstream, xForwarded, status, metrics, and upstream settings as the
   # defaults of every upstream) go at the top level. Any other key is an error naming the file and
   # the path (lolly.yaml: upstreams.api.targets[1].weight must be an integer from 1 to 1000000, got 0).
 
 Signals:
-  SIGTERM, SIGINT   stop: close the listening socket, finish the requests in flight, stop the health
-                    probes, exit 0 (1 after shutdownTimeout). A second signal exits at once (1).
+  SIGTERM, SIGINT   stop: close the listening socket and the open WebSocket tunnels, finish the
+                    requests in flight, stop the health probes, exit 0 (1 after shutdownTimeout).
+                    A second signal exits at once (1).
   SIGHUP            reload the file. Added, removed and changed targets are applied live; targets
                     that did not change keep their health state, counters and connections; removed
                     targets finish their in-flight requests first. logger.level and shutdownTimeout

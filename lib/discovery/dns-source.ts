@@ -69,7 +69,7 @@ export class DnsSource {
     status.lastAnswerAt = Date.now()
     status.ttl = answer.ttl
     this.answersAgain()
-    if (this.emptySince !== 0) this.log.info(this.line(), `lolly: ${this.describe()} has records again`)
+    if (this.emptySince !== 0) this.log.info(this.status.logFields, `lolly: ${this.status.label} has records again`)
     this.empties = 0
     this.emptySince = 0
     this.members.apply(answer.targets.map((config) => ({ config, draining: false })))
@@ -89,11 +89,11 @@ export class DnsSource {
     }
     if (this.emptySince === 0) {
       this.emptySince = now
-      this.log.warn(this.line(), `lolly: ${this.describe()} answered empty (no such name, or no records); its ${kept} targets keep serving for up to ${this.settings.emptyGrace} ms unless it answers again`)
+      this.log.warn(this.status.logFields, `lolly: ${this.status.label} answered empty (no such name, or no records); its ${kept} targets keep serving for up to ${this.settings.emptyGrace} ms unless it answers again`)
     }
     const graceLeft = this.emptySince + this.settings.emptyGrace - now
     if (graceLeft <= 0) {
-      this.log.warn(this.line(), `lolly: ${this.describe()} has answered empty for ${now - this.emptySince} ms: its ${kept} targets leave`)
+      this.log.warn(this.status.logFields, `lolly: ${this.status.label} has answered empty for ${now - this.emptySince} ms: its ${kept} targets leave`)
       this.members.apply([])
       this.schedule(afterFailure(this.empties, this.settings, Math.random()))
       return
@@ -104,7 +104,7 @@ export class DnsSource {
 
   /** Ends a streak of failed lookups, saying so. */
   private answersAgain (): void {
-    if (this.failures > 0) this.log.info(this.line(), `lolly: ${this.describe()} answers again after ${this.failures} failed ${this.failures === 1 ? 'lookup' : 'lookups'}`)
+    if (this.failures > 0) this.log.info(this.status.logFields, `lolly: ${this.status.label} answers again after ${this.failures} failed ${this.failures === 1 ? 'lookup' : 'lookups'}`)
     this.failures = 0
   }
 
@@ -112,7 +112,7 @@ export class DnsSource {
     const message = this.status.failed(err)
     this.failures++
     if (this.failures === 1) {
-      this.log.warn({ ...this.line(), error: message }, `lolly: lookup of ${this.describe()} failed (${message}); keeping its ${this.members.listed} targets and retrying with backoff`)
+      this.log.warn({ ...this.status.logFields, error: message }, `lolly: lookup of ${this.status.label} failed (${message}); keeping its ${this.members.listed} targets and retrying with backoff`)
     }
     this.schedule(afterFailure(this.failures, this.settings, Math.random()))
   }
@@ -123,13 +123,5 @@ export class DnsSource {
     this.status.nextLookupAt = Date.now() + delay
     this.timer = setTimeout(() => { this.lookUp() }, delay)
     this.timer.unref()
-  }
-
-  private describe (): string {
-    return `${this.source.name} of upstream ${this.status.upstream}`
-  }
-
-  private line (): { upstream: string, source: string } {
-    return { upstream: this.status.upstream, source: this.source.name }
   }
 }

@@ -78,7 +78,7 @@ export class ProviderSource {
     if (desired.length === 0) status.lookups.empty++
     else status.lookups.ok++
     status.lastAnswerAt = Date.now()
-    if (this.failures > 0) this.log.info(this.line(), `lolly: ${this.describe()} gives target sets again after ${this.failures} ${this.failures === 1 ? 'failure' : 'failures'}`)
+    if (this.failures > 0) this.log.info(this.status.logFields, `lolly: ${this.status.label} gives target sets again after ${this.failures} ${this.failures === 1 ? 'failure' : 'failures'}`)
     this.failures = 0
     this.members.apply(desired)
     this.settled()
@@ -88,7 +88,7 @@ export class ProviderSource {
     const message = this.status.failed(err)
     this.failures++
     if (this.failures === 1) {
-      this.log.warn({ ...this.line(), error: message }, `lolly: ${this.describe()}: ${what} (${message}); keeping its ${this.members.listed} targets`)
+      this.log.warn({ ...this.status.logFields, error: message }, `lolly: ${this.status.label}: ${what} (${message}); keeping its ${this.members.listed} targets`)
     }
     this.settled()
   }
@@ -104,13 +104,5 @@ export class ProviderSource {
       this.timer = setTimeout(resolve, afterFailure(this.failures, this.settings, Math.random()))
       this.timer.unref()
     })
-  }
-
-  private describe (): string {
-    return `${this.source.name} of upstream ${this.status.upstream}`
-  }
-
-  private line (): { upstream: string, source: string } {
-    return { upstream: this.status.upstream, source: this.source.name }
   }
 }

@@ -28,11 +28,17 @@ export class SourceStatus {
   nextLookupAt: number | null = null
   lastError: SourceSnapshot['lastError'] = null
   readonly lookups = { ok: 0, empty: 0, failed: 0 }
+  /** How its log lines name it: `dns:http://api.internal of upstream api`. */
+  readonly label: string
+  /** The fields of its log lines. */
+  readonly logFields: { readonly upstream: string, readonly source: string }
 
   constructor (upstream: string, name: string, type: SourceSnapshot['type']) {
     this.upstream = upstream
     this.name = name
     this.type = type
+    this.label = `${name} of upstream ${upstream}`
+    this.logFields = { upstream, source: name }
   }
 
   failed (err: unknown): string {

@@ -78,6 +78,7 @@ export class FastAnswer implements Dispatcher.DispatchHandler {
       out = stripHopByHop(headers)
       if (theirs !== undefined) out = theirs(out as never, request as never) as Headers
     }
+    call.addAffinityCookie(out)
     const req = request.raw
     // A small body goes on the reply with its headers once it is whole (onComplete): if it breaks off,
     // nothing of it was put on the reply, and the 502 instead carries what the route set before.

@@ -32,6 +32,8 @@ export class FromCall implements SettleListener {
   private prepared: ProxiedRequest | undefined = undefined
   /** The caller's rewriteRequestHeaders set the Host header: every request sends it as set. */
   private hostKept = false
+  /** The target the request's affinity cookie names (a valid one, of a target still in the pool). */
+  private stuckTo: string | undefined = undefined
 
   constructor (destination: Destination, reply: FastifyReply) {
     this.destination = destination
@@ -68,6 +70,41 @@ export class FromCall implements SettleListener {
     const target = targetNamed(this.destination.pool, value)
     this.prepared ??= this.newRequest()
     this.prepared.preferFirst(target)
+  }
+
+  /**
+   * Reads the route's affinity cookie from the request: the first request goes to the target it
+   * names while that target can take it (ProxiedRequest#start checks), else where the balancer says.
+   */
+  stick (cookieHeader: string | string[] | undefined): void {
+    const affinity = this.destination.settings.affinity!
+    const url = affinity.find(cookieHeader, Date.now())
+    if (url === undefined) return
+    const pool = this.destination.pool
+    const target = pool.target(url)!
+    // A backup's cookie holds only while the tiers before it cannot take traffic: once the
+    // primaries are back, its clients go back to them (and get a cookie saying so).
+    if (!pool.inFirstTier(target)) return
+    if (!affinity.renew) this.stuckTo = url
+    this.prepared ??= this.newRequest()
+    this.prepared.preferFirst(target)
+  }
+
+  /**
+   * Adds to an answer's headers (ours to change) the Set-Cookie it carries under session affinity:
+   * one naming the target that answered (the last try), unless the request's cookie already did. So
+   * a new client, one whose target is dead or full, and one a failover moved, all get one.
+   */
+  addAffinityCookie (headers: Record<string, unknown>): void {
+    const affinity = this.destination.settings.affinity
+    if (affinity === null) return
+    const tries = this.log
+    const answered = tries[tries.length - 1].target
+    if (answered === this.stuckTo) return
+    const cookie = affinity.issue(answered, Date.now())
+    // After the target's own cookies: never instead of them.
+    const had = headers['set-cookie']
+    headers['set-cookie'] = had === undefined ? cookie : Array.isArray(had) ? [...had, cookie] : [had, cookie]
   }
 
   /** The caller's rewriteRequestHeaders set a Host header of its own. */

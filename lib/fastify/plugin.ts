@@ -9,6 +9,7 @@ import type { LollyOptions } from '../options/types.js'
 import { UpstreamPool } from '../pool/upstream-pool.js'
 import { PoolDispatcher } from '../proxy/pool-dispatcher.js'
 import { registerStatusRoutes } from '../status/status-routes.js'
+import { listenForUpgrades } from '../tunnel/upgrade-listener.js'
 import { kFromCall } from './from-call.js'
 import { LollyRouter } from './lolly-router.js'
 import { buildFrom } from './reply-from.js'
@@ -52,10 +53,17 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
   if (options.status !== null) registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream, sources: () => discovery.snapshots() })
 
   app.addHook('onReady', async () => {
+    // Every route is bound by now: Node's server leaves upgrades to a listener only if there is one.
+    if (destinations.tunnelling) listenForUpgrades(app)
     for (const pool of poolList) pool.announceStart()
     for (const checker of checkers) checker.start()
     // The checkers are running, so targets the first answers bring are probed from their arrival.
     await discovery.start()
+  })
+
+  // Before the server closes, which waits for every connection: a tunnel's would keep it waiting for good.
+  app.addHook('preClose', async () => {
+    for (const pool of poolList) pool.tunnels.closeAll()
   })
 
   app.addHook('onClose', async () => {

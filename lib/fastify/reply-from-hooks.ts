@@ -93,10 +93,13 @@ export class ReplyFromHooks {
   }
 }
 
-/** The answer is chosen: its headers lose the hop-by-hop ones. */
+/** The answer is chosen: its headers lose the hop-by-hop ones, and gain the affinity cookie. */
 function responseHeaders (headers: Headers, request: FastifyRequest): Headers {
-  describeTries((request as RequestWithCall)[kFromCall])
-  return stripHopByHop(headers)
+  const call = (request as RequestWithCall)[kFromCall]
+  describeTries(call)
+  const out = stripHopByHop(headers)
+  call.addAffinityCookie(out)
+  return out
 }
 
 type ErrorContext = { error: Error & { cause?: unknown } }

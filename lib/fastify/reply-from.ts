@@ -1,6 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import type { FastifyReply } from 'fastify'
 import { BadRequestTargetError, NoAvailableTargetError } from '../errors.js'
+import { openTunnel } from '../tunnel/open-tunnel.js'
+import { kUpgrade, type IncomingWithUpgrade } from '../tunnel/upgrade-listener.js'
 import { FastAnswer } from './fast-answer.js'
 import { fastPath, fastRequest } from './fast-request.js'
 import { kFromCall, FromCall } from './from-call.js'
@@ -26,6 +28,9 @@ export function buildFrom (original: ReplyFromImpl, hooks: ReplyFromHooks, desti
     const res = this.raw as WithCall<ServerResponse>
     res[kFromCall] = call
     res.on('close', onResponseClose)
+    if (destination.settings.affinity !== null) call.stick(request.headers.cookie)
+    const upgrade = (request.raw as IncomingWithUpgrade)[kUpgrade]
+    if (upgrade !== undefined) return openTunnel(this, call, upgrade, source, opts, hooks.xForwarded)
     // Not with reply-from's request logging on (disableRequestLogging: false): its lines are reply-from's.
     const path = fast ? fastPath(request, source, opts) : undefined
     if (path !== undefined) {

@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../errors.js'
 import { checkKeys, invalid, isPlainObject, show } from '../options/option-reader.js'
 import { readRouteSettings, ROUTE_SETTING_KEYS } from '../options/route-options.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
-import { poolDestination, type Destination } from '../proxy/destination.js'
+import { affinityCookie, poolDestination, type Destination } from '../proxy/destination.js'
 
 /** Where a route's destination is kept: in its config (Fastify copies symbol keys), and on the reply while its handler runs. */
 const kDestination = Symbol('fastify-lolly.destination')
@@ -26,11 +26,19 @@ export class RouteDestinations {
   private readonly defaultPool: UpstreamPool
   /** Each pool with its own policy and settings: what routes that set nothing more share. */
   private readonly own: ReadonlyMap<UpstreamPool, Destination>
+  /** Some pool or bound route tunnels WebSocket upgrades. */
+  private websocket: boolean
 
   constructor (pools: ReadonlyMap<string, UpstreamPool>, defaultPool: UpstreamPool) {
     this.pools = pools
     this.defaultPool = defaultPool
     this.own = new Map([...pools.values()].map((pool) => [pool, poolDestination(pool)]))
+    this.websocket = [...pools.values()].some((pool) => pool.config.websocket.enabled)
+  }
+
+  /** Whether some pool, or some route bound so far, tunnels WebSocket upgrades. */
+  get tunnelling (): boolean {
+    return this.websocket
   }
 
   /** Binds the routes added to `app` (and its children) from now on. */
@@ -90,8 +98,15 @@ export class RouteDestinations {
       throw new InvalidOptionError(`${path} names upstream ${shown}, which does not exist (known: ${[...pools.keys()].join(', ')})`)
     }
     if (object === undefined) return this.own.get(pool)!
-    const { balancer, ...settings } = readRouteSettings(object, path, pool.config)
-    return { pool, balancers: balancer === undefined ? pool.balancers : pool.balancerSet(balancer), settings }
+    const { balancer, affinity, ...settings } = readRouteSettings(object, path, pool.config)
+    if (settings.websocket) this.websocket = true
+    const own = this.own.get(pool)!.settings.affinity
+    return {
+      pool,
+      balancers: balancer === undefined ? pool.balancers : pool.balancerSet(balancer),
+      // The pool's cookie when the route set none of its own: one cache of verified cookies.
+      settings: { ...settings, affinity: affinity === pool.config.affinity ? own : affinityCookie(pool, affinity) }
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import type { Counter, Gauge, Histogram, LabelValues, MetricObjectWithValues, Me
 import { MetricExistsError } from '../errors.js'
 import type { SourceSnapshot } from '../discovery/source-status.js'
 import type { MetricsRegistry, NormalizedMetrics } from '../options/types.js'
-import type { TargetState } from '../pool/target.js'
+import type { Target, TargetState } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
 import type { PromClientModule } from './prom-client-loader.js'
 import type { RetryReason, TrafficRecorder } from './traffic-recorder.js'
@@ -101,6 +101,23 @@ export function registerLollyMetrics (client: PromClientModule, options: Normali
       for (const source of sources.discovery()) emit({ upstream: source.upstream, source: source.name }, source.targets)
     }))
   }
+  // Registered always (a route may tunnel on a pool that does not); series for the targets that can have tunnels.
+  const tunnelTargets = (emit: (labels: Labels, value: number) => void, value: (target: Target) => number): void => {
+    for (const pool of pools) {
+      for (const target of pool.targets) {
+        if (pool.config.websocket.enabled || target.tunnelsOpened + target.handshakesFailed > 0) emit({ upstream: pool.name, target: target.url }, value(target))
+      }
+    }
+  }
+  metrics.push(
+    collected('gauge', client, `${p}target_tunnels`, 'WebSocket tunnels open to the target (each also counts in target_inflight).', perTarget,
+      (emit) => tunnelTargets(emit, (target) => target.tunnels)),
+    collected('counter', client, `${p}tunnels_opened_total`, 'WebSocket tunnels opened to the target.', perTarget,
+      (emit) => tunnelTargets(emit, (target) => target.tunnelsOpened)),
+    collected('counter', client, `${p}tunnel_handshakes_failed_total`,
+      'WebSocket handshakes the target failed: refused, reset, timed out, or answered 2xx or 5xx instead of 101.', perTarget,
+      (emit) => tunnelTargets(emit, (target) => target.handshakesFailed))
+  )
   metrics.push([`${p}request_duration_seconds`, durationHistogram(client, `${p}request_duration_seconds`, options.buckets, recorder)])
 
   for (const [name] of metrics) {

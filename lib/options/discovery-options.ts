@@ -28,7 +28,7 @@ export function isSourceEntry (entry: Plain): boolean {
 /** Validates a `dns`, `srv` or `discover` entry of a targets list. */
 export function readSource (entry: Plain, path: string): NormalizedSource {
   if ('discover' in entry) return readProvider(entry, path)
-  const shared = { maxTargets: readInteger(entry, 'maxTargets', path, DEFAULT_MAX_TARGETS, { min: 1, max: 100_000 }), hold: readDuration(entry, 'hold', path, DEFAULT_HOLD, 0) }
+  const shared = readShared(entry, path)
   const family = readFamily(entry, path)
   if ('dns' in entry) {
     checkKeys(entry, DNS_KEYS, path)
@@ -70,9 +70,13 @@ function readProvider (entry: Plain, path: string): NormalizedProviderSource {
     // Unnamed providers are told apart by their position (see readTargetEntries).
     name: readString(entry, 'name', path, ''),
     discover: entry.discover as NormalizedProviderSource['discover'],
-    maxTargets: readInteger(entry, 'maxTargets', path, DEFAULT_MAX_TARGETS, { min: 1, max: 100_000 }),
-    hold: readDuration(entry, 'hold', path, DEFAULT_HOLD, 0)
+    ...readShared(entry, path)
   }
+}
+
+/** What every kind of source has: its cap, and how long a target it stops listing stays. */
+function readShared (entry: Plain, path: string): { maxTargets: number, hold: number } {
+  return { maxTargets: readInteger(entry, 'maxTargets', path, DEFAULT_MAX_TARGETS, { min: 1, max: 100_000 }), hold: readDuration(entry, 'hold', path, DEFAULT_HOLD, 0) }
 }
 
 function readTemplate (entry: Plain, path: string): NormalizedTemplate {

@@ -1,10 +1,11 @@
 import { readBalancerSpec } from './balancer-options.js'
-import { readDuration, type Plain } from './option-reader.js'
+import { readBoolean, readDuration, type Plain } from './option-reader.js'
 import { readRetry, type NormalizedRetry } from './retry-options.js'
+import { readAffinity, type NormalizedAffinity } from './affinity-options.js'
 import type { BalancerSpec, NormalizedUpstream } from './types.js'
 
 /** What a route may set over its upstream's settings: in a plugin route's `config.upstream` and in a `lolly` file's route alike. */
-export const ROUTE_SETTING_KEYS = ['balancer', 'hashKey', 'hashBalanceFactor', 'retry', 'responseTimeout', 'bodyTimeout'] as const
+export const ROUTE_SETTING_KEYS = ['balancer', 'hashKey', 'hashBalanceFactor', 'retry', 'responseTimeout', 'bodyTimeout', 'websocket', 'affinity'] as const
 
 /** A route's own settings, read over its upstream's. */
 export interface NormalizedRouteSettings {
@@ -14,6 +15,10 @@ export interface NormalizedRouteSettings {
   /** undici's headersTimeout for each try (the route's responseTimeout), ms; undefined keeps the upstream's. */
   headersTimeout: number | undefined
   bodyTimeout: number | undefined
+  /** Whether WebSocket upgrades are tunnelled on the route. */
+  websocket: boolean
+  /** The route's session affinity (its upstream's unless it set its own); null for none. */
+  affinity: NormalizedAffinity | null
 }
 
 /** Reads the route settings of `object` (keys outside ROUTE_SETTING_KEYS are the caller's to check). */
@@ -24,6 +29,8 @@ export function readRouteSettings (object: Plain, path: string, upstream: Normal
     retry: readRetry(object, path, upstream.retry),
     // undici takes headersTimeout and bodyTimeout per request; connectTimeout belongs to the target's connection pool.
     headersTimeout: object.responseTimeout === undefined ? undefined : readDuration(object, 'responseTimeout', path, 0),
-    bodyTimeout: object.bodyTimeout === undefined ? undefined : readDuration(object, 'bodyTimeout', path, 0)
+    bodyTimeout: object.bodyTimeout === undefined ? undefined : readDuration(object, 'bodyTimeout', path, 0),
+    websocket: readBoolean(object, 'websocket', path, upstream.websocket.enabled),
+    affinity: readAffinity(object, path, upstream.affinity)
   }
 }

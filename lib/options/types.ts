@@ -2,6 +2,8 @@ import type { FastifyRequest } from 'fastify'
 import type { HealthCheckOptions, NormalizedHealthCheck } from './health-check-options.js'
 import type { NormalizedRetry, RetryOptions } from './retry-options.js'
 import type { MetricsOptions, NormalizedMetrics } from './metrics-options.js'
+import type { NormalizedWebSocket, WebSocketOptions } from './websocket-options.js'
+import type { AffinityOptions, NormalizedAffinity } from './affinity-options.js'
 import type { NormalizedStatus, StatusOptions } from './status-options.js'
 import type { NormalizedResolver, NormalizedSource, NormalizedTarget, ResolverOptions, TargetInput } from './target-types.js'
 
@@ -71,6 +73,10 @@ export interface UpstreamSettings extends TimeoutOptions {
   retry?: RetryOptions | boolean
   /** How `dns` and `srv` targets are looked up and how often. */
   resolver?: ResolverOptions
+  /** Tunnel WebSocket upgrades to a balanced target (handshake first, with failover). Off unless set; `true` for all defaults. */
+  websocket?: WebSocketOptions | boolean
+  /** Session affinity through a signed cookie the proxy issues. Off unless set. */
+  affinity?: AffinityOptions | false
 }
 
 export interface PassiveOptions {
@@ -131,6 +137,10 @@ export type RouteUpstreamOption = string | {
   responseTimeout?: number
   /** Overrides the pool's bodyTimeout for this route, ms. */
   bodyTimeout?: number
+  /** Tunnel WebSocket upgrades on this route (true) or refuse them (false); default: the pool's `websocket`. */
+  websocket?: boolean
+  /** The route's own session affinity, or false for none; default: the pool's `affinity`. */
+  affinity?: AffinityOptions | false
 }
 
 // ---- normalised forms ----
@@ -178,6 +188,9 @@ export interface NormalizedUpstream {
   /** null: no active checks. */
   healthCheck: NormalizedHealthCheck | null
   retry: NormalizedRetry
+  websocket: NormalizedWebSocket
+  /** null: no session affinity. */
+  affinity: NormalizedAffinity | null
 }
 
 export interface NormalizedOptions {

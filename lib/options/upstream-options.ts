@@ -6,12 +6,14 @@ import { readHealthCheck } from './health-check-options.js'
 import { DEFAULT_RETRY, readRetry } from './retry-options.js'
 import { DEFAULT_RESOLVER, readResolver } from './resolver-options.js'
 import { readTargetEntries } from './target-entries.js'
+import { DEFAULT_WEBSOCKET, readWebSocket } from './websocket-options.js'
+import { readAffinity } from './affinity-options.js'
 
 /** Keys that configure a pool; at the top level (with `upstreams`) they are every pool's defaults. */
 export const UPSTREAM_SETTING_KEYS = [
   'balancer', 'hashKey', 'hashBalanceFactor', 'tlsRejectUnauthorized', 'connections', 'pipelining',
   'connectTimeout', 'responseTimeout', 'bodyTimeout',
-  'passive', 'slowStart', 'panicPercent', 'healthCheck', 'retry', 'resolver'
+  'passive', 'slowStart', 'panicPercent', 'healthCheck', 'retry', 'resolver', 'websocket', 'affinity'
 ] as const
 
 export type UpstreamSettingsNormalized = Omit<NormalizedUpstream, 'name' | 'targets' | 'sources'>
@@ -34,7 +36,10 @@ export const DEFAULT_SETTINGS: UpstreamSettingsNormalized = {
   healthCheck: null,
   // On (see retry-options.ts): a dead target behind a balancer should not cost clients errors.
   retry: DEFAULT_RETRY,
-  resolver: DEFAULT_RESOLVER
+  resolver: DEFAULT_RESOLVER,
+  websocket: DEFAULT_WEBSOCKET,
+  // Off: a sticky cookie is a promise to the client that only an operator who chose it can keep.
+  affinity: null
 }
 
 /** Reads the pool-level settings of `object` over `inherited` (top-level defaults or the built-ins). */
@@ -52,7 +57,9 @@ export function readUpstreamSettings (object: Plain, path: string, inherited: Up
     panicPercent: readNumber(object, 'panicPercent', path, inherited.panicPercent, 0, 100),
     healthCheck: readHealthCheck(object, path, inherited.healthCheck),
     retry: readRetry(object, path, inherited.retry),
-    resolver: readResolver(object, path, inherited.resolver)
+    resolver: readResolver(object, path, inherited.resolver),
+    websocket: readWebSocket(object, path, inherited.websocket),
+    affinity: readAffinity(object, path, inherited.affinity)
   }
 }
 

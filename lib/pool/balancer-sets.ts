@@ -14,6 +14,7 @@ export class BalancerSets {
   /** The sets whose balancers follow in-flight counts (least-connections, bounded-load hashing): the only ones told of each request. */
   private loadSets: BalancerSet[] = []
   private stale = true
+  private first = 0
 
   /** The set for a policy, shared by every route that asks for the same one (a hash function is never shared). */
   get (spec: BalancerSpec): BalancerSet {
@@ -27,6 +28,11 @@ export class BalancerSets {
       this.stale = true
     }
     return set
+  }
+
+  /** The first tier with a target in the balancers, as of the last refresh (0 when none has any). */
+  get firstTier (): number {
+    return this.first
   }
 
   /** Something the balancers hold changed: rebuild before the next pick. */
@@ -47,6 +53,7 @@ export class BalancerSets {
       while (tiers.length <= target.tier) tiers.push([])
       tiers[target.tier].push(target)
     }
+    this.first = Math.max(0, tiers.findIndex((tier) => tier.length > 0))
     for (const set of this.sets) set.rebuild(tiers)
   }
 

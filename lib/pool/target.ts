@@ -47,6 +47,12 @@ export interface TargetSnapshot {
   latencyMs: number | null
   /** When the state last changed (ms since the epoch). */
   since: number
+  /** WebSocket tunnels open now (each also counts in `inflight`). */
+  tunnels: number
+  /** WebSocket tunnels opened since the target joined. */
+  tunnelsOpened: number
+  /** WebSocket handshakes it failed (refused, reset, timed out, or answered without upgrading). */
+  handshakesFailed: number
   /** The last active health probe; null without active checks or before the first probe. */
   lastCheck: CheckResult | null
 }
@@ -84,9 +90,8 @@ export class Target {
   readonly dispatcher: Pool
 
   // ---- written by the pool (PoolFields) ----
-  /** Failover tier (0 primaries, 1 backups, more from SRV priorities); `backup` is tier > 0. Its source may move it. */
+  /** Failover tier (0 primaries, 1 backups, more from SRV priorities). Its source may move it. */
   readonly tier: number
-  readonly backup: boolean
   /** Cap on requests in flight; 0 is none. Its source may change it. */
   readonly maxConnections: number
   /** Position in its pool's target list; balancers index arrays with it. */
@@ -105,6 +110,10 @@ export class Target {
    * epoch); 0 when it did not ask. Not a state: it only steers picks.
    */
   readonly retryAfterUntil: number = 0
+  /** WebSocket tunnels open now; each holds an in-flight slot too, for least-connections and maxConnections. */
+  readonly tunnels: number = 0
+  readonly tunnelsOpened: number = 0
+  readonly handshakesFailed: number = 0
   /**
    * Whether the pool's balancers hold this target: healthy, or (in panic mode) anything but disabled
    * or draining. Set by the pool when it rebuilds its balancers, so a pick never re-derives it.
@@ -130,7 +139,6 @@ export class Target {
     this.host = config.virtualHost ?? new URL(config.origin).host
     this.upstream = upstream
     this.tier = config.tier
-    this.backup = config.tier > 0
     this.source = config.source
     this.weight = config.weight
     this.effectiveWeight = config.weight
@@ -150,6 +158,11 @@ export class Target {
         ...(config.virtualHost === null ? {} : { servername: config.virtualHost.replace(/:\d+$/, '') })
       }
     })
+  }
+
+  /** A target of a tier past the first: it takes traffic only when the tiers before it cannot. */
+  get backup (): boolean {
+    return this.tier > 0
   }
 
   /** Whether a new request may go here now: in the balancers (see routable) and under its in-flight cap. */
@@ -176,6 +189,9 @@ export class Target {
       ejectedUntil: this.ejectedUntil === 0 ? null : this.ejectedUntil,
       latencyMs: this.latencyMs < 0 ? null : Math.round(this.latencyMs * 1000) / 1000,
       since: this.since,
+      tunnels: this.tunnels,
+      tunnelsOpened: this.tunnelsOpened,
+      handshakesFailed: this.handshakesFailed,
       lastCheck: this.lastCheck
     }
   }
@@ -184,8 +200,9 @@ export class Target {
 type Writable<T, K extends keyof T> = { -readonly [P in K]: T[P] }
 
 /** The fields the pool writes. Imported only in lib/pool (eslint.config.js enforces it). */
-export type PoolFields = Writable<Target, 'index' | 'tier' | 'backup' | 'maxConnections' | 'weight' | 'effectiveWeight' | 'inflight' |
-'requests' | 'failures' | 'consecutiveFailures' | 'latencyMs' | 'retryAfterUntil' | 'routable'>
+export type PoolFields = Writable<Target, 'index' | 'tier' | 'maxConnections' | 'weight' | 'effectiveWeight' | 'inflight' |
+'requests' | 'failures' | 'consecutiveFailures' | 'latencyMs' | 'retryAfterUntil' | 'routable' | 'tunnels' | 'tunnelsOpened' |
+'handshakesFailed'>
 
 /** The fields the pool's TargetHealth writes. Imported only in lib/health (eslint.config.js enforces it). */
 export type HealthFields = Writable<Target, 'state' | 'since' | 'ejectedUntil' | 'lastCheck' | 'checksPassed' | 'checksFailed'>

@@ -5,6 +5,7 @@ import { TargetHealth, type HealthHost } from '../health/target-health.js'
 import type { BalancerSpec, NormalizedTarget, NormalizedUpstream } from '../options/types.js'
 import { BalancerSets } from './balancer-sets.js'
 import { IdleWaiters } from './idle-waiters.js'
+import { inService, PoolTunnels, type ClosableTunnel } from './pool-tunnels.js'
 import { PoolObservers, type PanicChange, type PoolObserver, type StateChange, type TryRecord } from './pool-events.js'
 import { SlowStart } from './slow-start.js'
 import { Target, type PoolFields, type TargetSnapshot } from './target.js'
@@ -30,6 +31,8 @@ export class UpstreamPool implements HealthHost {
   readonly retryBudget = new RetryBudget()
   /** Waiters of drain() and removeTarget(). */
   readonly idle = new IdleWaiters()
+  /** Its WebSocket tunnels (lib/tunnel opens them; the pool accounts for them and closes them). */
+  readonly tunnels: PoolTunnels
   /** The pool's own balancing policy; routes may add others through `balancerSet`. */
   readonly balancers: BalancerSet
   private readonly sets = new BalancerSets()
@@ -50,6 +53,7 @@ export class UpstreamPool implements HealthHost {
     this.failureStatuses = config.passive === false ? FAILURE_STATUSES : new Set(config.passive.statuses)
     this.health = new TargetHealth({ upstream: config.name, passive: config.passive, healthCheck: config.healthCheck, panicPercent: config.panicPercent }, this)
     this.slowStart = config.slowStart === 0 ? undefined : new SlowStart(config.slowStart, () => this.sets.invalidate())
+    this.tunnels = new PoolTunnels(config.websocket)
     for (const targetConfig of config.targets) this.admit(targetConfig)
     this.balancers = this.sets.get(config.balancer)
   }
@@ -104,6 +108,12 @@ export class UpstreamPool implements HealthHost {
     return set.pick(key, exclusion)
   }
 
+  /** Whether `target` is of the first tier that has targets in the balancers (what a pick would look at first). */
+  inFirstTier (target: Target): boolean {
+    this.sets.refresh(this.targets, this.health.panicking)
+    return target.tier <= this.sets.firstTier
+  }
+
   /** Whether `target` may take a new request now (a retry planned before a backoff checks again). */
   canTake (target: Target): boolean {
     this.sets.refresh(this.targets, this.health.panicking)
@@ -147,6 +157,31 @@ export class UpstreamPool implements HealthHost {
     this.health.trafficFailed(target, reason, 0)
   }
 
+  /** A try of a WebSocket handshake ended without upgrading (a client's leaving aside). */
+  handshakeFailed (target: Target): void {
+    writable(target).handshakesFailed++
+  }
+
+  /**
+   * `handshake` upgraded: the tunnel holds an in-flight slot on `target` until tunnelClosed. False
+   * when the pool closed meanwhile: the caller closes the tunnel, which was never counted.
+   */
+  tunnelOpened (handshake: ClosableTunnel, target: Target, tunnel: ClosableTunnel): boolean {
+    if (!this.tunnels.add(handshake, target, tunnel)) return false
+    const fields = writable(target)
+    fields.tunnels++
+    fields.tunnelsOpened++
+    fields.inflight++
+    this.sets.loadChanged(target)
+    return true
+  }
+
+  tunnelClosed (target: Target, tunnel: ClosableTunnel): void {
+    this.tunnels.remove(target, tunnel)
+    writable(target).tunnels--
+    this.tryEnded(target)
+  }
+
   /** The target asked not to be sent requests before `until` (Retry-After on a 503). */
   holdOff (target: Target, until: number): void {
     writable(target).retryAfterUntil = until
@@ -163,6 +198,7 @@ export class UpstreamPool implements HealthHost {
     this.slowStart?.onStateChange(target, change.from, change.to)
     if (change.to === 'healthy') this.idle.interrupt(target, this.name, `${target.url} became healthy (${change.reason})`)
     this.sets.invalidate()
+    this.tunnels.serviceChanged(target, inService(target))
     if (panic !== undefined) this.reportPanic(panic)
     this.observers.stateChanged(change, target)
   }
@@ -198,6 +234,7 @@ export class UpstreamPool implements HealthHost {
     if (sameOrigin.length === 0) this.byOrigin.delete(target.origin)
     else this.byOrigin.set(target.origin, sameOrigin)
     this.slowStart?.stop(target)
+    this.tunnels.forget(target)
     const panic = this.health.forget(target)
     this.sets.invalidate()
     if (panic !== undefined) this.reportPanic(panic)
@@ -219,10 +256,7 @@ export class UpstreamPool implements HealthHost {
     const fields = writable(target)
     fields.maxConnections = maxConnections
     if (target.tier !== tier) {
-      const panic = this.health.recount(target, () => {
-        fields.tier = tier
-        fields.backup = tier > 0
-      })
+      const panic = this.health.recount(target, () => { fields.tier = tier })
       if (panic !== undefined) this.reportPanic(panic)
     }
     this.sets.invalidate()
@@ -256,8 +290,9 @@ export class UpstreamPool implements HealthHost {
     return this.destroying
   }
 
-  /** Ejection and slow-start timers: nothing changes state after the pool closed. */
+  /** Ejection, slow-start and drain timers, and the tunnels: nothing changes state after the pool closed. */
   private stopTimers (): void {
+    this.tunnels.closeAll()
     this.health.close()
     this.slowStart?.close()
   }

@@ -1,5 +1,7 @@
 import type { Dispatcher } from 'undici'
+import { AffinityCookie } from '../affinity/affinity-cookie.js'
 import type { BalancerSet } from '../balancers/balancer-set.js'
+import type { NormalizedAffinity } from '../options/affinity-options.js'
 import type { NormalizedRetry } from '../options/retry-options.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
 
@@ -9,6 +11,10 @@ export interface RequestSettings {
   /** undici's headersTimeout for each try (the route's responseTimeout), ms. */
   headersTimeout?: number | undefined
   bodyTimeout?: number | undefined
+  /** Whether WebSocket upgrades are tunnelled (lib/tunnel). */
+  websocket: boolean
+  /** The sticky cookie requests carry and answers set; null without session affinity. */
+  affinity: AffinityCookie | null
 }
 
 /** Where a request goes: a pool, a balancing policy over it, and the route's settings. */
@@ -27,7 +33,14 @@ export function withRouteTimeouts (opts: Dispatcher.DispatchOptions, settings: R
 
 /** A pool with its own policy and settings: where requests go that name nothing more. */
 export function poolDestination (pool: UpstreamPool): Destination {
-  return { pool, balancers: pool.balancers, settings: { retry: pool.config.retry } }
+  const { retry, websocket, affinity } = pool.config
+  return { pool, balancers: pool.balancers, settings: { retry, websocket: websocket.enabled, affinity: affinityCookie(pool, affinity) } }
+}
+
+/** The sticky cookie of `pool` under `settings`: it names the pool's targets, and only those it still has. */
+export function affinityCookie (pool: UpstreamPool, settings: NormalizedAffinity | null): AffinityCookie | null {
+  if (settings === null) return null
+  return new AffinityCookie(settings, pool.name, () => pool.targets.map((target) => target.url), (url) => pool.target(url) !== undefined)
 }
 
 /** A request in flight, as whoever must be able to stop it sees it. */

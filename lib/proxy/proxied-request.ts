@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import type { FastifyRequest } from 'fastify'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import type { BalancerSet, Exclusion } from '../balancers/balancer-set.js'
-import { NoAvailableTargetError, PoolClosedError } from '../errors.js'
+import { NoAvailableTargetError, PoolClosedError, UpgradeRefusedError } from '../errors.js'
 import { retryDelay, type TryFailure } from '../failover/failover-policy.js'
 import { findRetryAfter, retryAfterUntil } from '../failover/retry-after.js'
 import { RetryPlan } from '../failover/retry-plan.js'
@@ -172,6 +172,11 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     const handler = this.handler
     // 1xx (100 Continue, 103 Early Hints) come before the real answer.
     if (statusCode < 200) return (handler.onHeaders as OnHeaders)(statusCode, rawHeaders, resume, statusMessage)
+    if (this.opts.upgrade != null && statusCode < 300) {
+      // undici reports the abort (onError, so tryFailed) within this call: see UpgradeRefusedError.
+      attempt.abort(new UpgradeRefusedError(statusCode))
+      return false
+    }
     const target = attempt.target
     const durationMs = this.record(attempt, statusCode, undefined)
     this.pool.tryAnswered(target, statusCode, durationMs)
@@ -200,7 +205,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
 
   tryUpgrade (attempt: ProxyTry, statusCode: number, rawHeaders: unknown, socket: unknown): void {
     this.attempt = undefined
-    this.record(attempt, statusCode, undefined)
+    this.pool.tryAnswered(attempt.target, statusCode, this.record(attempt, statusCode, undefined)) // a good answer
     this.commit(attempt)
     this.settle()
     ;(this.handler.onUpgrade as (s: number, h: unknown, socket: unknown) => void)(statusCode, rawHeaders, socket)

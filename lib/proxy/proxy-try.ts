@@ -106,7 +106,13 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
   }
 
   onUpgrade (statusCode: number, rawHeaders: unknown, socket: unknown): void {
-    this.end()!.tryUpgrade(this, statusCode, rawHeaders, socket)
+    // The owner first, then the slot: a tunnel takes a slot of its own before this one is given
+    // back, so the target never looks idle in between (a drain or removal waiting on it would end).
+    try {
+      this.owner!.tryUpgrade(this, statusCode, rawHeaders, socket)
+    } finally {
+      this.end()
+    }
   }
 
   onError (err: Error): void {

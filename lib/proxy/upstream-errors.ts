@@ -15,8 +15,10 @@ export function isRequestSide (err: Error & { code?: string }): boolean {
 
 // Errors of the proxy's own making: a try cut because its connection pool was closed or destroyed
 // (shutdown, a target removed under it). They say nothing about the target either: never counted
-// toward ejecting it, never retried elsewhere.
-const PROXY_SIDE_CODES: ReadonlySet<string> = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED', 'FST_LOLLY_POOL_CLOSED'])
+// toward ejecting it, never retried elsewhere. So is a WebSocket handshake a target answered with a
+// 2xx: any plain GET route answers one, so a client could otherwise eject targets at will, and every
+// other target would answer alike.
+const PROXY_SIDE_CODES: ReadonlySet<string> = new Set(['UND_ERR_DESTROYED', 'UND_ERR_CLOSED', 'FST_LOLLY_POOL_CLOSED', 'FST_LOLLY_UPGRADE_REFUSED'])
 
 export function isProxySide (err: Error & { code?: string }): boolean {
   return err.code !== undefined && PROXY_SIDE_CODES.has(err.code)

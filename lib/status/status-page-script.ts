@@ -140,7 +140,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
   function renderTarget (row, t, now) {
     setState(row, t.state)
     row.weight.textContent = t.effectiveWeight === t.weight ? String(t.weight) : t.effectiveWeight + ' of ' + t.weight
-    row.inflight.textContent = t.maxConnections > 0 ? t.inflight + ' / ' + t.maxConnections : String(t.inflight)
+    row.inflight.textContent = (t.maxConnections > 0 ? t.inflight + ' / ' + t.maxConnections : String(t.inflight)) +
+      (t.tunnels > 0 ? ' (' + t.tunnels + ' ws)' : '')
     row.rps.textContent = dash(t.rps, rate)
     row.errors.textContent = dash(t.errorRate, percent)
     row.errors.classList.toggle('bad', t.errorRate > 0)
