@@ -2,7 +2,7 @@ import net from 'node:net'
 import { test } from 'tap'
 import { until } from './helpers/fleet.js'
 import { poolOf } from './helpers/internals.js'
-import { closed, connect, exchange, refusedHandshake, startGateway, startWsTarget } from './helpers/ws-targets.js'
+import { closed, connect, exchangeText, refusedHandshake, startGateway, startWsTarget } from './helpers/ws-targets.js'
 
 const HANDSHAKE = 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'
 
@@ -74,7 +74,7 @@ test('a 101 that does not accept this handshake (no Upgrade: websocket, or a wro
   const { app, url } = await startGateway({ targets: [`http://127.0.0.2:${(liar.address() as net.AddressInfo).port}`], websocket: true })
   t.teardown(async () => { await app.close(); await new Promise((resolve) => liar.close(resolve)) })
   for (const path of ['/wrong-accept', '/wrong-upgrade']) {
-    const answer = await exchange(url, `GET ${path} HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}`)
+    const answer = await exchangeText(url, `GET ${path} HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}`)
     t.match(answer, /^HTTP\/1\.1 502 Bad Gateway\r\n[^]*answered 101 without accepting this WebSocket handshake/, path)
   }
   t.equal(app.lolly.targets[0].handshakesFailed, 2)
@@ -101,7 +101,7 @@ test('handshake paths: percent-encoding kept, a source\'s own query or the reque
   t.equal(await seen('/src/a?theirs=2'), '/base/fixed?theirs=2')
   // Written on a raw socket: a WebSocket client's URL parser would resolve some of them first.
   for (const path of ['/a/%2e%2e/b', '/a/%2F..', '/a%5c..', '/a/./b', '/bad-source/x']) {
-    const answer = await exchange(wsUrl, `GET ${path} HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}`)
+    const answer = await exchangeText(wsUrl, `GET ${path} HTTP/1.1\r\nHost: x\r\n${HANDSHAKE}`)
     t.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n[^]*FST_LOLLY_BAD_REQUEST_TARGET/, path)
   }
   t.equal(target.handshakes.length, 3, 'only the three good ones reached the target')

@@ -5,7 +5,7 @@ import lolly from '../lib/index.js'
 import { poolOf } from './helpers/internals.js'
 import { until } from './helpers/fleet.js'
 import { WebSocket } from 'ws'
-import { connect, exchange, startGateway, startWsTarget } from './helpers/ws-targets.js'
+import { connect, exchangeText, startGateway, startWsTarget } from './helpers/ws-targets.js'
 
 test('the 101 carries the target\'s headers (repeated ones too) through the caller\'s rewriteHeaders; a header a hook made invalid is dropped, not written', async (t) => {
   const target = await startWsTarget('127.0.0.2')
@@ -98,6 +98,6 @@ test('headers the route\'s hooks set go on the 101 too (cookies beside the targe
   t.notOk(headers['keep-alive'])
   ws.close()
 
-  const keyless = await exchange(wsUrl, 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  const keyless = await exchangeText(wsUrl, 'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\r\n')
   t.match(keyless, /^HTTP\/1\.1 400 /, 'ws refuses it; the answer is relayed')
 })

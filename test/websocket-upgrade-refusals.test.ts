@@ -3,7 +3,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import lolly from '../lib/index.js'
 import { until } from './helpers/fleet.js'
-import { connect, exchange, refusedHandshake, startGateway, startWsTarget } from './helpers/ws-targets.js'
+import { connect, exchangeText, refusedHandshake, startGateway, startWsTarget } from './helpers/ws-targets.js'
 
 test('an h2c upgrade (or any upgrade but websocket) is never tunnelled: it is served as the HTTP/1.1 request it also is', async (t) => {
   const target = await startWsTarget('127.0.0.2')
@@ -31,7 +31,7 @@ test('an h2c upgrade (or any upgrade but websocket) is never tunnelled: it is se
   t.equal(target.handshakes.length, 0)
 
   // An upgrade pipelined behind a request still being answered: that answer, then the connection ends.
-  const pipelined = await exchange(url, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+  const pipelined = await exchangeText(url, 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
     'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
   t.match(pipelined, /^HTTP\/1\.1 200 OK\r\n[^]*127\.0\.0\.2 plain \/slow$/, 'the answer in flight, and nothing that could come out of order')
   t.equal(target.handshakes.length, 0)
@@ -105,7 +105,7 @@ test('maxTunnels caps a pool: the next handshake is a 503 with Retry-After; a pa
   b.ws.close()
   c.ws.close()
 
-  const escaped = await exchange(wsUrl.replace('ws:', 'http:'), 'GET /a/%2e%2e/b HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+  const escaped = await exchangeText(wsUrl.replace('ws:', 'http:'), 'GET /a/%2e%2e/b HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
   t.match(escaped, /^HTTP\/1\.1 400 Bad Request\r\n[^]*FST_LOLLY_BAD_REQUEST_TARGET/)
 })
 

@@ -1,6 +1,6 @@
 import { BalancerSet } from '../balancers/balancer-set.js'
 import type { BalancerSpec } from '../options/types.js'
-import type { PoolFields, Target } from './target.js'
+import { inService, type PoolFields, type Target } from './target.js'
 
 /**
  * A pool's balancer sets: one for its own policy and one per distinct policy routes ask for, each
@@ -46,8 +46,7 @@ export class BalancerSets {
     this.stale = false
     const tiers: Target[][] = [[], []]
     for (const target of targets) {
-      const state = target.state
-      const routable = panicking ? state !== 'disabled' && state !== 'draining' : state === 'healthy'
+      const routable = panicking ? inService(target) : target.state === 'healthy'
       ;(target as PoolFields).routable = routable
       if (!routable) continue
       while (tiers.length <= target.tier) tiers.push([])

@@ -1,5 +1,5 @@
 import type { NormalizedWebSocket } from '../options/websocket-options.js'
-import type { Target } from './target.js'
+import { inService, type Target } from './target.js'
 
 /** An open tunnel, as its pool sees it: something it can close. */
 export interface ClosableTunnel {
@@ -116,9 +116,4 @@ export class PoolTunnels {
     // Each close removes its tunnel from the set: close a copy.
     for (const tunnel of [...set]) tunnel.close()
   }
-}
-
-/** A target that takes new traffic when it can: not draining, not disabled. */
-export function inService (target: Target): boolean {
-  return target.state !== 'draining' && target.state !== 'disabled'
 }

@@ -12,6 +12,11 @@ import type { NormalizedTarget } from '../options/types.js'
  */
 export type TargetState = 'healthy' | 'unhealthy' | 'ejected' | 'draining' | 'disabled'
 
+/** A target that takes new traffic when it can (even in panic mode): not draining, not disabled. */
+export function inService (target: Target): boolean {
+  return target.state !== 'draining' && target.state !== 'disabled'
+}
+
 /** The outcome of a target's most recent active health probe. */
 export interface CheckResult {
   /** When the probe finished (ms since the epoch). */

@@ -5,10 +5,10 @@ import { TargetHealth, type HealthHost } from '../health/target-health.js'
 import type { BalancerSpec, NormalizedTarget, NormalizedUpstream } from '../options/types.js'
 import { BalancerSets } from './balancer-sets.js'
 import { IdleWaiters } from './idle-waiters.js'
-import { inService, PoolTunnels, type ClosableTunnel } from './pool-tunnels.js'
+import { PoolTunnels, type ClosableTunnel } from './pool-tunnels.js'
 import { PoolObservers, type PanicChange, type PoolObserver, type StateChange, type TryRecord } from './pool-events.js'
 import { SlowStart } from './slow-start.js'
-import { Target, type PoolFields, type TargetSnapshot } from './target.js'
+import { inService, Target, type PoolFields, type TargetSnapshot } from './target.js'
 
 // Statuses that count as a target failure (the snapshot's `failures`) when passive health is off.
 const FAILURE_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])

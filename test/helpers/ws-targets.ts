@@ -1,9 +1,9 @@
 import http from 'node:http'
-import net from 'node:net'
 import type { AddressInfo, Socket } from 'node:net'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { WebSocket, WebSocketServer, type ClientOptions } from 'ws'
 import lolly from '../../lib/index.js'
+import { rawExchange } from './raw-exchange.js'
 import type { LollyOptions } from '../../lib/options/types.js'
 
 /** How a target answers a WebSocket handshake. */
@@ -156,15 +156,9 @@ export async function closed (ws: WebSocket): Promise<number> {
   return await new Promise((resolve) => ws.once('close', (code) => resolve(code)))
 }
 
-/** Writes `text` on a raw connection to the gateway at `url` and collects everything until the gateway closes it. */
-export async function exchange (url: string, text: string): Promise<string> {
-  const socket = net.connect(Number(new URL(url).port), '127.0.0.1')
-  socket.write(text)
-  let received = ''
-  socket.setEncoding('latin1')
-  socket.on('data', (chunk: string) => { received += chunk })
-  await new Promise((resolve) => socket.on('close', resolve))
-  return received
+/** Everything the gateway at `url` sends back to `text` on a raw connection, until it closes it. */
+export async function exchangeText (url: string, text: string): Promise<string> {
+  return (await rawExchange(Number(new URL(url).port), text)).text
 }
 
 /** The next message on `ws`. */
