@@ -168,19 +168,20 @@ test('a name that does not resolve at start: the app starts, the pool answers 50
 test('the lookup interval follows the TTL within minInterval and maxInterval', async (t) => {
   const zero = await dnsRig(t, ['127.0.0.2'], ['127.0.0.2'], {}, { minInterval: 300, maxInterval: 5000 }, 0)
   const source = zero.app.lolly.sources[0]
+  // The timer starts once the answer is applied, a few ms after it came on a loaded machine (CI saw 303).
   const wait = source.nextLookupAt! - source.lastAnswerAt!
-  t.ok(wait >= 300 && wait <= 301, `TTL 0: the next lookup after minInterval (${wait} ms)`)
+  t.ok(wait >= 300 && wait <= 350, `TTL 0: the next lookup after minInterval (${wait} ms)`)
 
   const huge = await dnsRig(t, ['127.0.0.3'], ['127.0.0.3'], {}, { minInterval: 300, maxInterval: 5000 }, 86_400)
   const long = huge.app.lolly.sources[0]
   const longWait = long.nextLookupAt! - long.lastAnswerAt!
   t.equal(long.ttl, 86_400)
-  t.ok(longWait >= 4500 && longWait <= 5001, `TTL a day: maxInterval less up to 10 % jitter (${longWait} ms)`)
+  t.ok(longWait >= 4500 && longWait <= 5050, `TTL a day: maxInterval less up to 10 % jitter (${longWait} ms)`)
 
   const mid = await dnsRig(t, ['127.0.0.4'], ['127.0.0.4'], {}, { minInterval: 300, maxInterval: 5000 }, 2)
   const middle = mid.app.lolly.sources[0]
   const midWait = middle.nextLookupAt! - middle.lastAnswerAt!
-  t.ok(midWait >= 1800 && midWait <= 2001, `TTL 2 s: the TTL less up to 10 % jitter (${midWait} ms)`)
+  t.ok(midWait >= 1800 && midWait <= 2050, `TTL 2 s: the TTL less up to 10 % jitter (${midWait} ms)`)
 })
 
 test('a pool closed under its dns source stops the lookups, without an error', async (t) => {
