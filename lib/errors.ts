@@ -80,3 +80,18 @@ export const WebSocketNotEnabledError = createError<[string]>(
 /** The pool holds `websocket.maxTunnels` tunnels already. */
 export const TooManyTunnelsError = createError<[string, number]>(
   'FST_LOLLY_TOO_MANY_TUNNELS', 'Upstream "%s" has %s WebSocket tunnels open, its maxTunnels', 503)
+
+/**
+ * Cuts a try still waiting for its answer when health took its target out (ejected, failed probes),
+ * so that its request moves on (retry.on 'target-down'); never seen by a client: a try is cut only
+ * when its request has a retry planned.
+ */
+export const TargetDownError = createError<[string]>(
+  'FST_LOLLY_TARGET_DOWN', '%s went out of service while the request waited for its answer', 502)
+
+/**
+ * The client sent nothing of its request body for `clientBodyTimeout` ms while the proxy streamed it
+ * to a target (nginx's client_body_timeout): the try is cut, not held against the target, not retried.
+ */
+export const ClientBodyTimeoutError = createError<[number]>(
+  'FST_LOLLY_CLIENT_BODY_TIMEOUT', 'The client sent no part of its request body for %s ms', 408)

@@ -154,3 +154,74 @@ test('disabled and draining targets are probed (lastCheck stays fresh) but their
   await nextProbe(clock, app, 1000, 0)
   t.equal(pool.targets[0].state, 'unhealthy')
 })
+
+test('a change of state starts the probe counts over, even when the state is back before the next probe', async (t) => {
+  const { ups: [a, b], status } = await switchable(['a', 'b'])
+  const clock = installClock()
+  const app = Fastify()
+  t.teardown(async () => { await app.close(); clock.uninstall(); await a.close(); await b.close() })
+  await app.register(lolly, {
+    targets: [a.url, b.url],
+    healthCheck: { interval: 1000, timeout: 200, jitter: 0, unhealthyThreshold: 2, healthyThreshold: 2 },
+    passive: { maxFails: 1, ejectTime: 500 }
+  })
+  await app.ready()
+  const pool = poolOf(app)
+  const targetA = pool.target(a.url)!
+  await nextProbe(clock, app, 0)
+  status.a = 500
+
+  // Found by test/fuzz/health-model.test.ts: a failed probe, then a passive ejection that ends before
+  // the next probe. The failure before the ejection used to count towards the next one's threshold.
+  await nextProbe(clock, app, 1000)
+  pool.health.trafficFailed(targetA, 'ECONNRESET', 0)
+  t.equal(targetA.state, 'ejected')
+  await nextProbe(clock, app, 1000)
+  t.equal(targetA.state, 'healthy', 'the ejection ended (at 1.5 s) before this failed probe, the first since it came back')
+  await nextProbe(clock, app, 1000)
+  t.equal(targetA.state, 'unhealthy', 'the second failure in a row since it came back takes it out')
+
+  // The same through the operator: disabled and enabled between two probes.
+  app.lolly.disable('default', a.url)
+  app.lolly.enable('default', a.url)
+  t.equal(targetA.state, 'healthy')
+  await nextProbe(clock, app, 1000)
+  app.lolly.disable('default', a.url)
+  app.lolly.enable('default', a.url)
+  await nextProbe(clock, app, 1000)
+  t.equal(targetA.state, 'healthy', 'one failure since it was enabled again')
+  await nextProbe(clock, app, 1000)
+  t.equal(targetA.state, 'unhealthy')
+})
+
+test('a repeated ejection runs its course even when maxEjectTime leaves nothing to double', async (t) => {
+  // Found by test/fuzz/health-model.test.ts: with maxEjectTime at most twice ejectTime, passing
+  // probes ended a repeated ejection early, as if it were a first one.
+  for (const maxEjectTime of [1000, 2000]) {
+    const clock = installClock()
+    const app = Fastify()
+    // Not started: no probe is sent, the results below stand for them. Privileged ports: nothing is reached.
+    await app.register(lolly, {
+      targets: ['http://127.0.0.1:1', 'http://127.0.0.1:2'],
+      healthCheck: { interval: 60_000, timeout: 1000, healthyThreshold: 1 },
+      passive: { maxFails: 1, ejectTime: 1000, maxEjectTime }
+    })
+    const pool = poolOf(app)
+    const target = pool.targets[0]
+    const pass = () => pool.health.probed(target, { ok: true, status: 200, error: null }, 1)
+
+    pool.health.trafficFailed(target, 'ECONNREFUSED', 0)
+    pass()
+    t.equal(target.state, 'healthy', `maxEjectTime ${maxEjectTime}: a passing probe ends a first ejection`)
+    pool.health.trafficFailed(target, 'ECONNREFUSED', 0)
+    t.equal(target.state, 'ejected', 'its first failure on probation ejects it again')
+    pass()
+    t.equal(target.state, 'ejected', 'passing probes do not end a repeated ejection')
+    clock.tick(maxEjectTime - 1)
+    t.equal(target.state, 'ejected')
+    clock.tick(1)
+    t.equal(target.state, 'healthy', 'it ends after its whole (doubled, capped) time')
+    await app.close()
+    clock.uninstall()
+  }
+})

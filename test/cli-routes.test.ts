@@ -94,7 +94,7 @@ test('a route takes every setting a plugin route takes: failover and per-try tim
   t.throws(() => readGatewayConfig({ targets: [slow.url], routes: [{ prefix: '/a', retry: { attempts: -1 } }] }, 'bad.yaml'),
     { code: 'FST_LOLLY_INVALID_OPTION', message: 'bad.yaml: routes[0].retry.attempts must be an integer from 0 to 100, got -1' })
   t.throws(() => readGatewayConfig({ targets: [slow.url], routes: [{ prefix: '/a', connectTimeout: 5 }] }, 'bad.yaml'),
-    { code: 'FST_LOLLY_INVALID_OPTION', message: /^bad\.yaml: routes\[0\]\.connectTimeout is not a known option \(known: prefix, upstream, rewritePrefix, balancer, hashKey, hashBalanceFactor, retry, responseTimeout, bodyTimeout, websocket, affinity\)/ })
+    { code: 'FST_LOLLY_INVALID_OPTION', message: /^bad\.yaml: routes\[0\]\.connectTimeout is not a known option \(known: prefix, upstream, rewritePrefix, balancer, hashKey, hashBalanceFactor, retry, responseTimeout, bodyTimeout, clientBodyTimeout, websocket, affinity\)/ })
 })
 
 test('a raw path that only matches the prefix once decoded is not proxied', async (t) => {

@@ -89,6 +89,24 @@ test('a target back within hold returns in the state it left in, with its counte
   t.match(rig.target(ups[2].url), { state: 'ejected' }, 'on probation: its first failure ejects it again')
 })
 
+test('a target back within hold resumes its ejection only within maxEjectedPercent: otherwise it comes back healthy, on probation', async (t) => {
+  // Found by test/fuzz/health-model.test.ts: a flapping answer brought targets back ejected past the
+  // cap, down to none healthy.
+  const ups = await startUpstreams(3)
+  const provider = testProvider(ups.map((u) => u.url))
+  const { rig } = await rigWith(t, provider, ups, { hold: 120_000 })
+  const pool = poolOf(rig.app)
+  const eject = (i: number) => { for (let n = 0; n < 5; n++) pool.tryFailed(pool.target(ups[i].url)!, 'ECONNRESET') }
+  eject(2)
+  await provider.yieldSet([ups[0].url, ups[1].url])
+  eject(1)
+  t.same(rig.app.lolly.targets.map((s) => s.state), ['healthy', 'ejected', 'draining'], 'u1 ejected while u2 is away: one of two, within the cap')
+  await provider.yieldSet(ups.map((u) => u.url))
+  t.match(rig.changes.at(-1), { target: ups[2].url, from: 'draining', to: 'healthy', reason: /^back in registry; its ejection not resumed/ })
+  t.same(rig.app.lolly.targets.map((s) => s.state), ['healthy', 'ejected', 'healthy'], 'two of three ejected would pass the cap of 50 %')
+  t.same(tally(await rig.hit(4)), { u0: 2, u2: 2 })
+})
+
 test('a target that leaves with requests in flight goes only once they finished', async (t) => {
   let release: () => void = () => {}
   const held = new Promise<void>((resolve) => { release = resolve })
@@ -250,8 +268,8 @@ test('maxTargets keeps ready targets first, then earlier tiers, then URL order, 
   await provider.yieldSet([urls[2]])
   t.match(rig.logs.find((l) => /within maxTargets/.test(l.msg)), { level: 30 })
   await provider.yieldSet([{ url: urls[0], backup: true }, { url: urls[1], state: 'draining' }, urls[2]])
-  t.same(rig.app.lolly.targets.map((s) => [s.url, s.state, s.tier]).sort(), [[urls[0], 'healthy', 1], [urls[1], 'draining', 0], [urls[2], 'healthy', 0]],
-    'kept: the ready primary, then the ready backup; the terminating one left')
+  t.same(rig.app.lolly.targets.map((s) => [s.url, s.state, s.tier]).sort(), [[urls[0], 'healthy', 1], [urls[2], 'healthy', 0]],
+    'kept: the ready primary, then the ready backup; the terminating one left, its hold cut short: held targets count against maxTargets')
   t.match(rig.changes.findLast((c) => c.target === urls[1]), { to: 'draining', reason: 'no longer in registry' })
 })
 

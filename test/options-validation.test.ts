@@ -93,7 +93,7 @@ test('defaults: weight 1, round robin, timeouts far below undici\'s 300 s, TLS v
   t.match(config, {
     balancer: { name: 'round-robin', hashBalanceFactor: 1.25 },
     tlsRejectUnauthorized: true,
-    connectTimeout: 5000,
+    connectTimeout: 2000,
     responseTimeout: 30000,
     bodyTimeout: 30000
   })

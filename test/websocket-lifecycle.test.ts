@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto'
+import net from 'node:net'
 import { test } from 'tap'
+import WebSocket from 'ws'
 import { until } from './helpers/fleet.js'
 import { closed, connect, startGateway, startWsTarget } from './helpers/ws-targets.js'
 
@@ -116,4 +119,61 @@ test('app.close() closes open tunnels at once, calls off drain timers and handsh
   t.ok(Date.now() - started < 2000, `closed in ${Date.now() - started} ms, not held by the tunnels`)
   for (const client of clients) t.equal(await closed(client.ws), 1006)
   await pendingEnd
+})
+
+/** A target that completes the handshake and then never ends its side, whatever it receives (a vanished host, as far as FINs go). */
+async function startHalfOpenTarget (): Promise<{ url: string, sockets: net.Socket[], close (): Promise<void> }> {
+  const sockets: net.Socket[] = []
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.push(socket)
+    let head = ''
+    socket.setEncoding('latin1')
+    socket.on('data', function onData (chunk: string) {
+      head += chunk
+      if (!head.includes('\r\n\r\n')) return
+      socket.off('data', onData)
+      const key = /sec-websocket-key: *(\S+)/i.exec(head)![1]
+      const accept = createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`)
+      socket.resume()
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.2', resolve))
+  return {
+    url: `http://127.0.0.2:${(server.address() as net.AddressInfo).port}`,
+    sockets,
+    close: async () => {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    }
+  }
+}
+
+/** A WebSocket to `url` once open (the half-open target sends no greeting). */
+async function opened (url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url)
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  return ws
+}
+
+test('a tunnel one side left while the other never ends its half is closed after halfCloseTimeout; 0 waits', async (t) => {
+  // Found by the soak: a client leaving a tunnel to a blackholed target held it, its slot and two
+  // descriptors until idleTimeout (its FIN went on to a target that never answered).
+  const target = await startHalfOpenTarget()
+  const { app, wsUrl } = await startGateway({ targets: [target.url], websocket: { halfCloseTimeout: 300 } })
+  const waits = await startGateway({ targets: [target.url], websocket: { halfCloseTimeout: 0 } })
+  t.teardown(async () => { await app.close(); await waits.app.close(); await target.close() })
+
+  const ws = await opened(`${wsUrl}/ws`)
+  const kept = await opened(`${waits.wsUrl}/ws`)
+  const ended = Date.now()
+  for (const client of [ws, kept]) (client as unknown as { _socket: net.Socket })._socket.end()
+  await until(() => ws.readyState === ws.CLOSED, 3000, 'the client\'s connection closed')
+  t.ok(Date.now() - ended < 2000, `closed after ${Date.now() - ended} ms`)
+  await until(() => app.lolly.targets[0].inflight === 0, 2000, 'slot given back')
+  await until(() => target.sockets[0].readableEnded, 2000, 'the target side closed too')
+
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  t.equal(waits.app.lolly.targets[0].tunnels, 1, 'with halfCloseTimeout 0 the half-open tunnel stays')
+  kept.terminate()
 })

@@ -32,7 +32,7 @@ test('a handshake that upgrades after its pool closed opens nothing: both socket
 
   // Its 101 came anyway, before the call-off reached it.
   const tunnel = new Tunnel(pool, target, client.a, upstream.a)
-  t.equal(tunnel.open(handshake, 'HTTP/1.1 101 Switching Protocols\r\n\r\n', Buffer.alloc(0), 0), false)
+  t.equal(tunnel.open(handshake, 'HTTP/1.1 101 Switching Protocols\r\n\r\n', Buffer.alloc(0), pool.config.websocket), false)
   t.equal(client.a.destroyed && upstream.a.destroyed, true, 'both sockets closed')
   t.equal(target.inflight, 0)
   t.equal(target.tunnels, 0)

@@ -42,7 +42,7 @@ test('route config.upstream is typed through FastifyContextConfig', () => {
   expect(app.get('/b', { config: { upstream: { name: 'api', balancer: 'ip-hash' } } }, (_req, reply) => reply.from())).type.not.toRaiseError()
   expect(app.get('/c', { config: { upstream: { name: 'api', balancer: 'nope' } } }, (_req, reply) => reply.from())).type.toRaiseError()
   expect(app.get('/e', {
-    config: { upstream: { name: 'api', balancer: 'consistent-hash', hashBalanceFactor: 2, retry: { attempts: 1 }, responseTimeout: 500, bodyTimeout: 500 } }
+    config: { upstream: { name: 'api', balancer: 'consistent-hash', hashBalanceFactor: 2, retry: { attempts: 1 }, responseTimeout: 500, bodyTimeout: 500, clientBodyTimeout: 0 } }
   }, (_req, reply) => reply.from())).type.not.toRaiseError()
   app.get('/d', async (request, reply) => {
     await reply.from()
@@ -61,7 +61,7 @@ test('health, passive, retry, status and metrics options are typed', () => {
     targets: ['http://a:1'],
     healthCheck: { path: '/healthz', interval: 5000, timeout: 1000, expect: { status: [200, '300-399'], body: /ok/ }, healthyThreshold: 2 },
     passive: { maxFails: 3, failWindow: 10_000, ejectTime: 30_000 },
-    retry: { attempts: 2, on: ['connect-error', 'status'], statuses: [503] },
+    retry: { attempts: 2, on: ['connect-error', 'status', 'target-down'], statuses: [503] },
     slowStart: 30_000,
     panicPercent: 50,
     status: { path: '/lolly' },
@@ -124,7 +124,7 @@ test('websocket and affinity options, per pool and per route, and the tunnel cou
   const app = Fastify()
   expect(app.register(lolly, {
     targets: ['http://10.0.0.1:3000'],
-    websocket: { handshakeTimeout: 5000, idleTimeout: 0, maxTunnels: 100, drainTimeout: 10_000 },
+    websocket: { handshakeTimeout: 5000, idleTimeout: 0, maxTunnels: 100, drainTimeout: 10_000, halfCloseTimeout: 5000 },
     affinity: { cookie: { name: 'io', secret: ['new secret, 16+ chars', 'old secret, 16+ chars'], maxAge: 3600, secure: true, sameSite: 'None', httpOnly: true } }
   })).type.not.toRaiseError()
   expect(app.register(lolly, { targets: ['http://a:1'], websocket: true, affinity: false })).type.not.toRaiseError()

@@ -27,8 +27,8 @@ Configuration file (YAML shown; JSON has the same keys):
       upstream: api            #   ... go to this upstream (default: the default upstream)
       rewritePrefix: /         #   ... with /api replaced by / (default: the path is kept)
       balancer: p2c            #   optional, as a plugin route's config.upstream: balancer, hashKey,
-      retry: false             #   hashBalanceFactor, retry, responseTimeout, bodyTimeout, websocket,
-                               #   affinity
+      retry: false             #   hashBalanceFactor, retry, responseTimeout, bodyTimeout,
+                               #   clientBodyTimeout, websocket, affinity
     - prefix: /
       upstream: web
   upstreams:                   # every option of the fastify-lolly plugin, passed to register as is

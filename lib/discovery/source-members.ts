@@ -37,6 +37,8 @@ export class SourceMembers {
   private readonly source: { name: string, hold: number, maxTargets: number }
   private readonly log: FastifyBaseLogger
   private readonly members = new Map<string, Member>()
+  /** Members in their hold, in the order they left: the first to go when maxTargets needs room. */
+  private readonly held = new Set<Member>()
   /** URLs another owner holds, logged once while they stay so. */
   private readonly taken = new Set<string>()
   private capped = false
@@ -78,6 +80,7 @@ export class SourceMembers {
       if (!wanted.has(url) && member.leaving === undefined) this.leave(member)
     }
     for (const url of this.taken) if (!wanted.has(url)) this.taken.delete(url)
+    this.trimHeld()
   }
 
   /** Stops every removal timer: the pool closes every target's connections itself. */
@@ -129,6 +132,7 @@ export class SourceMembers {
     if (wasLeaving) {
       clearTimeout(member.leaving!.timer)
       member.leaving = undefined
+      this.held.delete(member)
     }
     member.drainedBySource = entry.draining
     this.settle(member, entry.draining ? `${name} reports it terminating` : wasLeaving ? `back in ${name}` : `${name} reports it ready again`)
@@ -142,6 +146,23 @@ export class SourceMembers {
     this.settle(member, `no longer in ${this.source.name}`)
     leaving.timer = setTimeout(() => this.removeWhenIdle(member, leaving), this.source.hold)
     leaving.timer.unref()
+    this.held.add(member)
+  }
+
+  /**
+   * maxTargets bounds what the source holds in the pool, the targets held after they left included
+   * (as HAProxy's server-template slots hold its vanished addresses): otherwise a name answering a
+   * new set every lookup would pile up maxTargets × hold / interval targets. Those that left first
+   * end their hold at once, and go once idle.
+   */
+  private trimHeld (): void {
+    let excess = this.members.size - this.source.maxTargets
+    for (const member of this.held) {
+      if (excess <= 0) return
+      excess--
+      clearTimeout(member.leaving!.timer)
+      this.removeWhenIdle(member, member.leaving)
+    }
   }
 
   /** Retires the target while it is drained by its source or leaving, reinstates it when neither holds. */
@@ -155,6 +176,7 @@ export class SourceMembers {
 
   private removeWhenIdle (member: Member, leaving: Member['leaving']): void {
     leaving!.timer = undefined
+    this.held.delete(member)
     const { target } = member
     // An operator put it back in service during the hold: it is still out of its source, so it drains again.
     if (target.state !== 'draining') this.pool.health.retire(target, `no longer in ${this.source.name}`)

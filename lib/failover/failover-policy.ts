@@ -49,6 +49,8 @@ export function retryDelay (retry: NormalizedRetry, failure: TryFailure, request
  * target (upstream-errors.ts: request-side and proxy-side) never get here.
  */
 function isRetryableError (retry: NormalizedRetry, err: Error & { code?: string }, connected: boolean): boolean {
+  // Health took the target out while the try waited (proxied-request.ts tryTargetDown).
+  if (err.code === 'FST_LOLLY_TARGET_DOWN') return retry.onTargetDown
   // Before the connection opened every failure is a connect error: refused, unreachable, DNS, TLS, connect timeout.
   if (!connected) return retry.onConnectError
   if (err.code === 'UND_ERR_HEADERS_TIMEOUT') return retry.onTimeout

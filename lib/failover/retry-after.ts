@@ -23,3 +23,8 @@ export function findRetryAfter (rawHeaders: Buffer[] | string[]): string | undef
   }
   return undefined
 }
+
+/** For an answer with `statusCode`: until when its target is held off (a 503's Retry-After, capped at `max`); undefined when it is not. */
+export function holdOffUntil (statusCode: number, rawHeaders: Buffer[], max: number): number | undefined {
+  return statusCode === 503 && max > 0 ? retryAfterUntil(findRetryAfter(rawHeaders), Date.now(), max) : undefined
+}

@@ -21,12 +21,18 @@ export class RetryPlan<T> {
 
   /**
    * Plans a retry to `next` after `delay` ms if there is a target and the budget allows one more now;
-   * false, holding nothing, if not.
+   * false, holding nothing, if not. A retry of a request that never reached a target (`unsent`: no
+   * connection was opened) takes no slot: it adds no load anywhere, and counting it refused GETs
+   * when a host vanished at low traffic (its first four requests timed out connecting in the same
+   * instant; the budget's floor of three let the fourth fail with a 504).
    */
-  take (next: T | undefined, delay: number, now: number): boolean {
+  take (next: T | undefined, delay: number, now: number, unsent = false): boolean {
     this.releaseSlot()
-    if (next === undefined || !this.budget.tryAcquire(this.settings, now)) return false
-    this.holdsSlot = true
+    if (next === undefined) return false
+    if (!unsent) {
+      if (!this.budget.tryAcquire(this.settings, now)) return false
+      this.holdsSlot = true
+    }
     this.next = next
     this.delay = delay
     return true

@@ -54,6 +54,7 @@ export class ReplyFromHooks {
         ? this.defaults.onError
         : (reply, context) => {
             describeTries((reply.request as RequestWithCall)[kFromCall])
+            closeIfBodyUnread(reply)
             theirOnError(reply, callerContext(context as ErrorContext))
           }
     }
@@ -114,6 +115,7 @@ export function onError (reply: FastifyReply, { error }: ErrorContext): void {
   describeTries((reply.request as RequestWithCall)[kFromCall])
   // The client went away: nobody to answer, and not a server error to log.
   if (reply.raw.destroyed) return
+  closeIfBodyUnread(reply)
   const cause = error.cause as LollyTagged | undefined
   const ours = cause?.[kLollyError] ?? (isLollyError(cause) ? cause : undefined)
   if (ours === undefined) {
@@ -122,6 +124,16 @@ export function onError (reply: FastifyReply, { error }: ErrorContext): void {
   }
   if (ours instanceof NoAvailableTargetError) reply.header('retry-after', '1')
   reply.send(ours)
+}
+
+/**
+ * An error answer to a request whose body was not read to its end (the client stalled it: 408, or a
+ * target failed while it streamed) closes the connection after it, as the fast path does for
+ * answers: the rest of the body would otherwise be read as the next request, or, from a stalled
+ * client, never come and hold the connection.
+ */
+function closeIfBodyUnread (reply: { request: { raw: { complete: boolean } }, header (name: string, value: string): unknown }): void {
+  if (!reply.request.raw.complete) reply.header('connection', 'close')
 }
 
 /**

@@ -45,6 +45,15 @@ export class HealthCounts {
     return this.healthy >= 2 && this.ejected < Math.max(1, Math.floor(this.eligible * maxPercent / 100))
   }
 
+  /**
+   * Whether a target back in its source within hold (out of the counts while it was draining) may
+   * resume its ejection: the same two rules, counting it. Without this a flapping answer could bring
+   * every target back ejected, and none would take traffic (found by test/fuzz/health-model.test.ts).
+   */
+  mayResumeEjection (maxPercent: number): boolean {
+    return this.healthy >= 1 && this.ejected < Math.max(1, Math.floor((this.eligible + 1) * maxPercent / 100))
+  }
+
   private count (target: Target, state: TargetState, by: number): void {
     if (state === 'disabled' || state === 'draining') return
     this.eligible += by

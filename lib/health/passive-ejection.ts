@@ -10,6 +10,8 @@ class FailureRecord {
   count = 0
   /** Ejections in a row not yet forgiven: the next one lasts ejectTime × 2^level. */
   level = 0
+  /** The current (or last) ejection came before the one before it was forgiven. */
+  repeated = false
   /** When the last ejection ended (ms), 0 if there was none. */
   endedAt = 0
   /** Back from an ejection and not yet answered well: one failure ejects it again. */
@@ -40,7 +42,10 @@ export class PassiveEjection {
   readonly settings: PassiveSettings
   private readonly onExpired: (target: Target, duration: number) => void
   private readonly records = new Map<Target, FailureRecord>()
-  /** Highest doubling level: ejectTime × 2^maxLevel is the first to reach maxEjectTime. */
+  /**
+   * Highest doubling level: ejectTime × 2^maxLevel is the first to reach maxEjectTime. At least 1, so
+   * a repeated ejection is told from a first one when maxEjectTime leaves nothing to double.
+   */
   private readonly maxLevel: number
   /** Targets on probation; while 0 a good response costs one comparison. */
   private onProbation = 0
@@ -50,7 +55,7 @@ export class PassiveEjection {
     this.onExpired = onExpired
     let level = 0
     while (settings.ejectTime * 2 ** level < settings.maxEjectTime) level++
-    this.maxLevel = level
+    this.maxLevel = Math.max(1, level)
   }
 
   /** A response whose status does not count as a failure: it ends a probation. */
@@ -90,6 +95,7 @@ export class PassiveEjection {
     const record = this.recordOf(target)
     const { ejectTime, maxEjectTime } = this.settings
     if (record.endedAt !== 0) record.level = Math.max(0, record.level - Math.floor((now - record.endedAt) / ejectTime))
+    record.repeated = record.level > 0
     const duration = Math.min(maxEjectTime, ejectTime * 2 ** record.level)
     if (record.level < this.maxLevel) record.level++
     record.timer = setTimeout(() => {
@@ -113,9 +119,9 @@ export class PassiveEjection {
     record.timer.unref()
   }
 
-  /** Ejections in a row not yet forgiven: 1 for a first one. */
-  streak (target: Target): number {
-    return this.recordOf(target).level
+  /** Whether the target's ejection came while an earlier one was not yet forgiven (not a first one). */
+  repeated (target: Target): boolean {
+    return this.recordOf(target).repeated
   }
 
   /** The ejection ended (its timer, a passing probe, runtime management); back to `healthy` means probation. */

@@ -18,15 +18,17 @@ export interface HealthSettings {
 
 /** What TargetHealth tells its pool after each transition. */
 export interface HealthHost {
-  /** `target` changed state; `panic` is set when the pool entered or left panic mode with it. */
-  transitioned (target: Target, change: StateChange, panic: PanicChange | undefined): void
+  /**
+   * `target` changed state; `panic` is set when the pool entered or left panic mode with it; `resumed`
+   * when it came back to its source within `hold` and returns to the state it left in (reinstate).
+   */
+  transitioned (target: Target, change: StateChange, panic: PanicChange | undefined, resumed: boolean): void
 }
 
 /** One target's run of probe results: a change of state, by whoever, starts both counts over. */
 interface ProbeStreak {
   passes: number
   fails: number
-  countedIn: TargetState
 }
 
 /**
@@ -135,7 +137,7 @@ export class TargetHealth {
       if (streak.passes < check.healthyThreshold) return
       if (state === 'unhealthy') {
         this.transition(target, 'healthy', `active check: passed ${streak.passes} in a row`)
-      } else if (state === 'ejected' && this.passive!.streak(target) <= 1) {
+      } else if (state === 'ejected' && !this.passive!.repeated(target)) {
         // (Only passive health ejects, so a pool with an ejected target has it.)
         // Hysteresis against passive/active flapping: a first ejection ends early after
         // healthyThreshold passes made while ejected; a repeated one runs its (doubled) course.
@@ -207,9 +209,9 @@ export class TargetHealth {
     this.retired.delete(target)
     const remaining = before.ejectedUntil - Date.now()
     if (before.state !== 'ejected') {
-      this.transition(target, before.state, reason)
-    } else if (remaining <= 0) {
-      this.transition(target, 'healthy', `${reason}; its ejection ended while it was gone`)
+      this.transition(target, before.state, reason, true)
+    } else if (remaining <= 0 || !this.counts.mayResumeEjection(this.passive!.settings.maxEjectedPercent)) {
+      this.transition(target, 'healthy', `${reason}; ${remaining <= 0 ? 'its ejection ended while it was gone' : 'its ejection not resumed (maxEjectedPercent, or no other target healthy)'}`)
       // Back from an ejection: on probation, as when the ejection's timer ends it.
       this.passive!.ended(target, Date.now(), true)
     } else {
@@ -221,22 +223,27 @@ export class TargetHealth {
 
   /**
    * The one writer of `state`: every rule above ends here, and so does a test that sets a state
-   * directly. Returns false when the target was in `to` already (or the pool is closed).
+   * directly. Returns false when the target was in `to` already (or the pool is closed). `resumed`:
+   * see HealthHost.
    */
-  transition (target: Target, to: TargetState, reason: string): boolean {
+  transition (target: Target, to: TargetState, reason: string, resumed = false): boolean {
     const from = target.state
     if (from === to || this.closed) return false
     const at = Date.now()
     const fields = writable(target)
     fields.state = to
     fields.since = at
+    // Here, not at the next probe: a state that changes and changes back between two probes (an
+    // ejection that ends, disable then enable) starts the counts over too.
+    const streak = this.streaks.get(target)
+    if (streak !== undefined) streak.passes = streak.fails = 0
     if (from === 'ejected') {
       fields.ejectedUntil = 0
       this.passive?.ended(target, at, to === 'healthy')
     }
     this.counts.move(target, from, to)
     const panic = this.updatePanic()
-    this.host.transitioned(target, { upstream: this.settings.upstream, target: target.url, from, to, reason, at }, panic)
+    this.host.transitioned(target, { upstream: this.settings.upstream, target: target.url, from, to, reason, at }, panic, resumed)
     return true
   }
 
@@ -274,12 +281,8 @@ export class TargetHealth {
   private streakOf (target: Target): ProbeStreak {
     let streak = this.streaks.get(target)
     if (streak === undefined) {
-      streak = { passes: 0, fails: 0, countedIn: target.state }
+      streak = { passes: 0, fails: 0 }
       this.streaks.set(target, streak)
-    } else if (streak.countedIn !== target.state) {
-      streak.countedIn = target.state
-      streak.passes = 0
-      streak.fails = 0
     }
     return streak
   }

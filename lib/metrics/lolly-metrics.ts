@@ -52,7 +52,7 @@ export function registerLollyMetrics (client: PromClientModule, options: Normali
       }
     }),
     collected('counter', client, `${p}requests_total`,
-      'Tries sent to the target, by outcome: the response status, or timeout / aborted (the client left) / error when there was none.',
+      'Tries sent to the target, by outcome: the response status, or timeout / aborted (the client left or stalled its body) / error when there was none.',
       [...perTarget, 'code'], (emit) => {
         for (const traffic of recorder.all()) {
           const labels = { upstream: traffic.upstream, target: traffic.target }

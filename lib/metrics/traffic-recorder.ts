@@ -1,4 +1,4 @@
-import { CLIENT_ABORTED, type PoolObserver, type StateChange, type TryRecord } from '../pool/pool-events.js'
+import { CLIENT_ABORTED, CLIENT_BODY_TIMEOUT, type PoolObserver, type StateChange, type TryRecord } from '../pool/pool-events.js'
 import { isTimeoutCode } from '../proxy/upstream-errors.js'
 
 /**
@@ -11,7 +11,7 @@ export class TargetTraffic {
   readonly target: string
   /** Tries that got response headers, by exact status. */
   readonly statuses = new Map<number, number>()
-  /** Tries that ended without response headers: timed out, cut because the client left, or any other error. */
+  /** Tries that ended without response headers: timed out, cut because the client left or stalled its body, or any other error. */
   timeouts = 0
   aborted = 0
   errors = 0
@@ -85,7 +85,7 @@ export class TrafficRecorder implements PoolObserver {
     const status = attempt.status
     if (status !== undefined) {
       traffic.statuses.set(status, (traffic.statuses.get(status) ?? 0) + 1)
-    } else if (attempt.error === CLIENT_ABORTED) {
+    } else if (attempt.error === CLIENT_ABORTED || attempt.error === CLIENT_BODY_TIMEOUT) {
       traffic.aborted++
       return
     } else if (isTimeoutCode(attempt.error)) {

@@ -2,18 +2,21 @@ import { invalid, join, readBoolean, readDuration, readInteger, readNumber, read
 import { readStatusList, statusesOf, type StatusListSpec } from './status-list.js'
 
 /** Kinds of failed tries that move a request on to another target (nginx's proxy_next_upstream). */
-export type RetryOn = 'connect-error' | 'reset' | 'timeout' | 'status'
+export type RetryOn = 'connect-error' | 'reset' | 'timeout' | 'status' | 'target-down'
 
 /** Failover: what happens when a try on one target fails (`retry: { ... }`, or `false` for none). */
 export interface RetryOptions {
   /** Extra tries after the first, each on a target not tried yet. Default 2; 0 turns failover off. */
   attempts?: number
   /**
-   * Which failures are retried. Default all four:
+   * Which failures are retried. Default all five:
    * - 'connect-error': no connection could be opened (refused, unreachable, DNS, connect timeout, TLS handshake);
    * - 'reset': the connection broke (reset, closed, malformed answer) before the response headers;
    * - 'timeout': no response headers within `responseTimeout`;
-   * - 'status': the target answered with one of `statuses`.
+   * - 'status': the target answered with one of `statuses`;
+   * - 'target-down': health took the target out (ejected, failed probes) while the try waited for
+   *   its answer: the try is cut and the request moves on (HAProxy's `on-marked-down
+   *   shutdown-sessions`, for requests that may be sent again only).
    */
   on?: RetryOn[]
   /** Statuses retried when `on` has 'status' (400 to 599). Default [502, 503, 504]. */
@@ -50,6 +53,7 @@ export interface NormalizedRetry {
   onConnectError: boolean
   onReset: boolean
   onTimeout: boolean
+  onTargetDown: boolean
   /** Empty when 'status' is not in `on`. */
   statuses: ReadonlySet<number>
   nonIdempotent: boolean
@@ -62,7 +66,7 @@ export interface NormalizedRetry {
 
 const RETRY_KEYS = ['attempts', 'on', 'statuses', 'nonIdempotent', 'sameTarget', 'timeout', 'budget', 'backoff', 'maxRetryAfter']
 const BUDGET_KEYS = ['percent', 'minConcurrency']
-const RETRY_ON: readonly RetryOn[] = ['connect-error', 'reset', 'timeout', 'status']
+const RETRY_ON: readonly RetryOn[] = ['connect-error', 'reset', 'timeout', 'status', 'target-down']
 const DEFAULT_STATUSES = [502, 503, 504]
 
 /**
@@ -71,7 +75,7 @@ const DEFAULT_STATUSES = [502, 503, 504]
  * - attempts 2: nginx tries every server of the group, HAProxy `retries 3`, Envoy 1. Two extra tries
  *   get past one dead and one overloaded target; more mostly multiply an outage. A request never goes
  *   to the same target twice, so a pool of n targets gets at most n tries anyway.
- * - all four kinds, 502/503/504: what nginx's proxy_next_upstream counts as "error timeout http_502
+ * - all five kinds, 502/503/504: what nginx's proxy_next_upstream counts as "error timeout http_502
  *   http_503 http_504". 500 is the application's answer, not the target's state, so it is not retried.
  * - nonIdempotent false: nginx's default; a POST that reached a target may have had its effect.
  * - timeout 0, as nginx's proxy_next_upstream_timeout: attempts and the per-try timeouts already bound it.
@@ -87,6 +91,7 @@ export const DEFAULT_RETRY: NormalizedRetry = {
   onConnectError: true,
   onReset: true,
   onTimeout: true,
+  onTargetDown: true,
   statuses: new Set(DEFAULT_STATUSES),
   nonIdempotent: false,
   sameTarget: false,
@@ -111,6 +116,7 @@ const RETRY: Section<NormalizedRetry> = {
       onConnectError: on.has('connect-error'),
       onReset: on.has('reset'),
       onTimeout: on.has('timeout'),
+      onTargetDown: on.has('target-down'),
       statuses: on.has('status') ? readStatuses(value.statuses, join(where, 'statuses'), base.statuses) : new Set<number>(),
       nonIdempotent: readBoolean(value, 'nonIdempotent', where, base.nonIdempotent),
       sameTarget: readBoolean(value, 'sameTarget', where, base.sameTarget),
@@ -152,6 +158,7 @@ function readOn (value: unknown, path: string, inherited: NormalizedRetry): Set<
     if (inherited.onConnectError) on.add('connect-error')
     if (inherited.onReset) on.add('reset')
     if (inherited.onTimeout) on.add('timeout')
+    if (inherited.onTargetDown) on.add('target-down')
     // An inherited policy without 'status' still has 'status' off; its statuses set is then empty.
     if (inherited.statuses.size > 0) on.add('status')
     return on

@@ -5,7 +5,7 @@ import { readAffinity, type NormalizedAffinity } from './affinity-options.js'
 import type { BalancerSpec, NormalizedUpstream } from './types.js'
 
 /** What a route may set over its upstream's settings: in a plugin route's `config.upstream` and in a `lolly` file's route alike. */
-export const ROUTE_SETTING_KEYS = ['balancer', 'hashKey', 'hashBalanceFactor', 'retry', 'responseTimeout', 'bodyTimeout', 'websocket', 'affinity'] as const
+export const ROUTE_SETTING_KEYS = ['balancer', 'hashKey', 'hashBalanceFactor', 'retry', 'responseTimeout', 'bodyTimeout', 'clientBodyTimeout', 'websocket', 'affinity'] as const
 
 /** A route's own settings, read over its upstream's. */
 export interface NormalizedRouteSettings {
@@ -15,6 +15,8 @@ export interface NormalizedRouteSettings {
   /** undici's headersTimeout for each try (the route's responseTimeout), ms; undefined keeps the upstream's. */
   headersTimeout: number | undefined
   bodyTimeout: number | undefined
+  /** Longest pause in a request body streamed from the client, ms, 0 for none: the upstream's unless the route set its own. */
+  clientBodyTimeout: number
   /** Whether WebSocket upgrades are tunnelled on the route. */
   websocket: boolean
   /** The route's session affinity (its upstream's unless it set its own); null for none. */
@@ -30,6 +32,7 @@ export function readRouteSettings (object: Plain, path: string, upstream: Normal
     // undici takes headersTimeout and bodyTimeout per request; connectTimeout belongs to the target's connection pool.
     headersTimeout: object.responseTimeout === undefined ? undefined : readDuration(object, 'responseTimeout', path, 0),
     bodyTimeout: object.bodyTimeout === undefined ? undefined : readDuration(object, 'bodyTimeout', path, 0),
+    clientBodyTimeout: readDuration(object, 'clientBodyTimeout', path, upstream.clientBodyTimeout, 0),
     websocket: readBoolean(object, 'websocket', path, upstream.websocket.enabled),
     affinity: readAffinity(object, path, upstream.affinity)
   }

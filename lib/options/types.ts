@@ -40,6 +40,11 @@ export interface TimeoutOptions {
   responseTimeout?: number
   /** Longest pause between two chunks of the response body, ms. Default 30000. */
   bodyTimeout?: number
+  /**
+   * Longest pause between two chunks of a request body streamed from the client to a target, ms.
+   * Default 60000; 0 turns it off. A client that pauses longer gets 408; the target is not charged.
+   */
+  clientBodyTimeout?: number
 }
 
 /** Settings shared by every upstream; at the top level they are the defaults of each named upstream. */
@@ -137,6 +142,8 @@ export type RouteUpstreamOption = string | {
   responseTimeout?: number
   /** Overrides the pool's bodyTimeout for this route, ms. */
   bodyTimeout?: number
+  /** Overrides the pool's clientBodyTimeout for this route, ms; 0 turns it off. */
+  clientBodyTimeout?: number
   /** Tunnel WebSocket upgrades on this route (true) or refuse them (false); default: the pool's `websocket`. */
   websocket?: boolean
   /** The route's own session affinity, or false for none; default: the pool's `affinity`. */
@@ -181,6 +188,7 @@ export interface NormalizedUpstream {
   connectTimeout: number
   responseTimeout: number
   bodyTimeout: number
+  clientBodyTimeout: number
   passive: PassiveSettings | false
   slowStart: number
   /** 0 to 100; 0 is off. */

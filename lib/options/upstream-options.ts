@@ -12,7 +12,7 @@ import { readAffinity } from './affinity-options.js'
 /** Keys that configure a pool; at the top level (with `upstreams`) they are every pool's defaults. */
 export const UPSTREAM_SETTING_KEYS = [
   'balancer', 'hashKey', 'hashBalanceFactor', 'tlsRejectUnauthorized', 'connections', 'pipelining',
-  'connectTimeout', 'responseTimeout', 'bodyTimeout',
+  'connectTimeout', 'responseTimeout', 'bodyTimeout', 'clientBodyTimeout',
   'passive', 'slowStart', 'panicPercent', 'healthCheck', 'retry', 'resolver', 'websocket', 'affinity'
 ] as const
 
@@ -23,10 +23,17 @@ export const DEFAULT_SETTINGS: UpstreamSettingsNormalized = {
   tlsRejectUnauthorized: true,
   connections: 128,
   pipelining: 1,
-  // Far below undici's 300 s: a proxy that waits five minutes for a dead upstream holds the client hostage.
-  connectTimeout: 5_000,
+  // undici's is 10 s, nginx's 60 s, Envoy's 5 s. A host that vanished (packets dropped, no RST) costs
+  // every request sent its way this long before it moves on, and its ejection waits for these
+  // timeouts: measured with a blackholed target under load (test/faults/blackhole.test.ts), the
+  // slowest request took 5.5 s at 5 s and 2.5 s at 2 s. 2 s still covers one lost SYN (TCP's first
+  // retransmission comes after 1 s, RFC 6298) plus a TLS handshake over a 200 ms round trip; a
+  // connection on a LAN opens in under a millisecond.
+  connectTimeout: 2_000,
   responseTimeout: 30_000,
   bodyTimeout: 30_000,
+  // nginx's client_body_timeout: a client that stops sending its body would hold a target's connection.
+  clientBodyTimeout: 60_000,
   passive: DEFAULT_PASSIVE,
   // Off like nginx's slow_start and Envoy's slow start: ramping delays a recovered target's full share.
   slowStart: 0,
@@ -52,6 +59,7 @@ export function readUpstreamSettings (object: Plain, path: string, inherited: Up
     connectTimeout: readDuration(object, 'connectTimeout', path, inherited.connectTimeout),
     responseTimeout: readDuration(object, 'responseTimeout', path, inherited.responseTimeout),
     bodyTimeout: readDuration(object, 'bodyTimeout', path, inherited.bodyTimeout),
+    clientBodyTimeout: readDuration(object, 'clientBodyTimeout', path, inherited.clientBodyTimeout, 0),
     passive: readPassive(object, path, inherited.passive),
     slowStart: readDuration(object, 'slowStart', path, inherited.slowStart, 0),
     panicPercent: readNumber(object, 'panicPercent', path, inherited.panicPercent, 0, 100),

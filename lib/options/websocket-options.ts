@@ -10,6 +10,8 @@ export interface WebSocketOptions {
   maxTunnels?: number
   /** How long the tunnels of a draining or disabled target stay open before they are closed, ms. Default 30000. */
   drainTimeout?: number
+  /** Once one side of a tunnel ended its half of the connection (FIN), how long the other has to end its own before both are closed, ms; 0 = never. Default 10000. */
+  halfCloseTimeout?: number
 }
 
 export interface NormalizedWebSocket {
@@ -19,6 +21,7 @@ export interface NormalizedWebSocket {
   idleTimeout: number
   maxTunnels: number
   drainTimeout: number
+  halfCloseTimeout: number
 }
 
 /**
@@ -32,17 +35,22 @@ export interface NormalizedWebSocket {
  *   (measured, see the README); the cap keeps one pool from taking the process's descriptors.
  * - drainTimeout 30 s, Kubernetes' default grace period: clients get time to finish, then reconnect
  *   through the balancer to a target that is staying.
+ * - halfCloseTimeout 10 s (HAProxy's `timeout client-fin`/`server-fin`): WebSocket ends with a close
+ *   handshake, after which both peers close at once; a side still open seconds after the other's FIN
+ *   is gone. Without it a client that left a tunnel to a vanished target (its FIN passed on and
+ *   never answered) held the tunnel, its slot and two descriptors until idleTimeout: the soak found it.
  */
 export const DEFAULT_WEBSOCKET: NormalizedWebSocket = {
   enabled: false,
   handshakeTimeout: 10_000,
   idleTimeout: 3_600_000,
   maxTunnels: 10_000,
-  drainTimeout: 30_000
+  drainTimeout: 30_000,
+  halfCloseTimeout: 10_000
 }
 
 const WEBSOCKET_SECTION: Section<NormalizedWebSocket> = {
-  keys: ['handshakeTimeout', 'idleTimeout', 'maxTunnels', 'drainTimeout'],
+  keys: ['handshakeTimeout', 'idleTimeout', 'maxTunnels', 'drainTimeout', 'halfCloseTimeout'],
   off: (inherited) => ({ ...inherited, enabled: false }),
   on: (inherited) => ({ ...inherited, enabled: true }),
   read: (object, path, base) => ({
@@ -50,7 +58,8 @@ const WEBSOCKET_SECTION: Section<NormalizedWebSocket> = {
     handshakeTimeout: readDuration(object, 'handshakeTimeout', path, base.handshakeTimeout),
     idleTimeout: readDuration(object, 'idleTimeout', path, base.idleTimeout, 0),
     maxTunnels: readInteger(object, 'maxTunnels', path, base.maxTunnels, { min: 1, max: 1_000_000 }),
-    drainTimeout: readDuration(object, 'drainTimeout', path, base.drainTimeout, 0)
+    drainTimeout: readDuration(object, 'drainTimeout', path, base.drainTimeout, 0),
+    halfCloseTimeout: readDuration(object, 'halfCloseTimeout', path, base.halfCloseTimeout, 0)
   })
 }
 

@@ -14,6 +14,9 @@ export interface TryRecord {
 /** The error of a try cut because the client went away: not the target's doing. */
 export const CLIENT_ABORTED = 'CLIENT_ABORTED'
 
+/** The error of a try cut because the client stalled its request body (clientBodyTimeout): not the target's doing either. */
+export const CLIENT_BODY_TIMEOUT = 'FST_LOLLY_CLIENT_BODY_TIMEOUT'
+
 /** A target's state changed: reported once per transition. */
 export interface StateChange {
   upstream: string

@@ -9,6 +9,7 @@ import { PoolTunnels, type ClosableTunnel } from './pool-tunnels.js'
 import { PoolObservers, type PanicChange, type PoolObserver, type StateChange, type TryRecord } from './pool-events.js'
 import { SlowStart } from './slow-start.js'
 import { inService, Target, type PoolFields, type TargetSnapshot } from './target.js'
+import { WaitingTries } from './waiting-tries.js'
 
 // Statuses that count as a target failure (the snapshot's `failures`) when passive health is off.
 const FAILURE_STATUSES: ReadonlySet<number> = new Set([502, 503, 504])
@@ -31,6 +32,8 @@ export class UpstreamPool implements HealthHost {
   readonly retryBudget = new RetryBudget()
   /** Waiters of drain() and removeTarget(). */
   readonly idle = new IdleWaiters()
+  /** Tries waiting for their answer, per target (the proxy path adds and removes its own). */
+  readonly waitingTries = new WaitingTries()
   /** Its WebSocket tunnels (lib/tunnel opens them; the pool accounts for them and closes them). */
   readonly tunnels: PoolTunnels
   /** The pool's own balancing policy; routes may add others through `balancerSet`. */
@@ -194,13 +197,16 @@ export class UpstreamPool implements HealthHost {
 
   // ---- what TargetHealth tells the pool ----
 
-  transitioned (target: Target, change: StateChange, panic: PanicChange | undefined): void {
-    this.slowStart?.onStateChange(target, change.from, change.to)
+  transitioned (target: Target, change: StateChange, panic: PanicChange | undefined, resumed: boolean): void {
+    this.slowStart?.onStateChange(target, change.from, change.to, resumed)
     if (change.to === 'healthy') this.idle.interrupt(target, this.name, `${target.url} became healthy (${change.reason})`)
     this.sets.invalidate()
     this.tunnels.serviceChanged(target, inService(target))
     if (panic !== undefined) this.reportPanic(panic)
     this.observers.stateChanged(change, target)
+    // Out for its health (not drained or disabled, whose requests in flight finish): the requests
+    // stuck on it move on now (waiting-tries.ts).
+    if (change.to === 'ejected' || change.to === 'unhealthy') this.waitingTries.targetDown(target)
   }
 
   private reportPanic (panic: PanicChange): void {

@@ -11,6 +11,8 @@ export interface RequestSettings {
   /** undici's headersTimeout for each try (the route's responseTimeout), ms. */
   headersTimeout?: number | undefined
   bodyTimeout?: number | undefined
+  /** Longest pause in a request body streamed from the client, ms; 0 is off (see client-body-timer.ts). */
+  clientBodyTimeout: number
   /** Whether WebSocket upgrades are tunnelled (lib/tunnel). */
   websocket: boolean
   /** The sticky cookie requests carry and answers set; null without session affinity. */
@@ -33,8 +35,8 @@ export function withRouteTimeouts (opts: Dispatcher.DispatchOptions, settings: R
 
 /** A pool with its own policy and settings: where requests go that name nothing more. */
 export function poolDestination (pool: UpstreamPool): Destination {
-  const { retry, websocket, affinity } = pool.config
-  return { pool, balancers: pool.balancers, settings: { retry, websocket: websocket.enabled, affinity: affinityCookie(pool, affinity) } }
+  const { retry, websocket, affinity, clientBodyTimeout } = pool.config
+  return { pool, balancers: pool.balancers, settings: { retry, clientBodyTimeout, websocket: websocket.enabled, affinity: affinityCookie(pool, affinity) } }
 }
 
 /** The sticky cookie of `pool` under `settings`: it names the pool's targets, and only those it still has. */

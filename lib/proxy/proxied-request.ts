@@ -2,18 +2,17 @@ import { performance } from 'node:perf_hooks'
 import type { FastifyRequest } from 'fastify'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import type { BalancerSet, Exclusion } from '../balancers/balancer-set.js'
-import { NoAvailableTargetError, PoolClosedError, UpgradeRefusedError } from '../errors.js'
+import { NoAvailableTargetError, PoolClosedError, TargetDownError, UpgradeRefusedError } from '../errors.js'
 import { retryDelay, type TryFailure } from '../failover/failover-policy.js'
-import { findRetryAfter, retryAfterUntil } from '../failover/retry-after.js'
+import { holdOffUntil } from '../failover/retry-after.js'
 import { RetryPlan } from '../failover/retry-plan.js'
-import type { NormalizedRetry } from '../options/retry-options.js'
 import { CLIENT_ABORTED, type TryRecord } from '../pool/pool-events.js'
 import type { Target } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
 import { withRouteTimeouts, type Abortable, type Destination, type RequestSettings, type SettleListener } from './destination.js'
 import { CallerLink, type OnConnect, type OnHeaders } from './caller-handler.js'
 import { ProxyTry, type TryOwner } from './proxy-try.js'
-import { failureReason, isProxySide, isRequestSide, toProxyError, toRequestError } from './upstream-errors.js'
+import { failureReason, notTheTargets, toProxyError } from './upstream-errors.js'
 
 type Handler = Dispatcher.DispatchHandler
 
@@ -25,10 +24,7 @@ const NO_DISPATCH: Dispatcher.DispatchOptions = { method: 'GET', path: '/' }
  * settles exactly once. Each try is an object of its own (proxy-try.ts); this moves a failed request
  * on to another target (failover, as failover-policy.ts decides and the pool's retry budget allows)
  * and passes the answer it settles on to the caller's handler (reply-from's, or any undici consumer's).
- *
- * Nothing reaches the caller's handler before a try's answer is chosen ("committed"): a try that
- * fails before that, or answers with a retried status, is retried elsewhere and the caller never
- * hears of it. After the commit there is no retry.
+ * Nothing reaches that handler before a try's answer is chosen ("committed"); after it, no retry.
  *
  * Its tries go to `log`, shared with a caller's retry of the same call (reply-from's `retryDelay`): a
  * request of its own, whose first pick may go back to a tried target when there is no other.
@@ -36,7 +32,6 @@ const NO_DISPATCH: Dispatcher.DispatchOptions = { method: 'GET', path: '/' }
 export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   private readonly pool: UpstreamPool
   private readonly balancers: BalancerSet
-  private readonly retry: NormalizedRetry
   private readonly log: TryRecord[]
   private readonly request: FastifyRequest | undefined
   private readonly listener: SettleListener | undefined
@@ -70,7 +65,6 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   constructor (destination: Destination, log: TryRecord[], request?: FastifyRequest, listener?: SettleListener) {
     this.pool = destination.pool
     this.balancers = destination.balancers
-    this.retry = destination.settings.retry
     this.log = log
     this.from = log.length
     this.request = request
@@ -84,14 +78,9 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     this.handler = handler
     const pool = this.pool
     if (pool.closed) return this.fail(new PoolClosedError(pool.name))
-    if (this.key === undefined) {
-      try {
-        this.key = this.balancers.keyOf(this.request, opts)
-      } catch (err) {
-        // The route's hashKey function threw: nothing was sent, and the request cannot be placed.
-        return this.fail(err as Error)
-      }
-    }
+    // The route's hashKey function threw: nothing was sent, and the request cannot be placed.
+    const keyError = this.computeKey(opts)
+    if (keyError !== undefined) return this.fail(keyError)
     this.firstStartedAt = performance.now()
     pool.retryBudget.recordRequest(this.firstStartedAt)
     // A target chosen beforehand goes first while it can take traffic: health and Retry-After still decide.
@@ -108,13 +97,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
    * take it now, or when the route's hashKey function threw (start() then fails the request with it).
    */
   chooseFirst (): Target | undefined {
-    if (this.key === undefined) {
-      try {
-        this.key = this.balancers.keyOf(this.request, NO_DISPATCH)
-      } catch {
-        return undefined
-      }
-    }
+    if (this.computeKey(NO_DISPATCH) !== undefined) return undefined
     this.first ??= this.pick(this.from > 0)
     return this.first
   }
@@ -127,9 +110,8 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
 
   /**
    * The client went away (or the caller's handler gave up): stop the try in flight without holding
-   * it against the target, give its in-flight slot back, and tell the caller's handler once. Only
-   * ever called before the request settled: the FromCall forgets a request when it settles, and the
-   * caller's abort function is cut then (see CallerLink).
+   * it against the target, and tell the caller's handler once. Only ever called before the request
+   * settled (the caller's abort function is cut then, see CallerLink).
    */
   abort (reason?: Error): void {
     this.abortedByClient = true
@@ -147,10 +129,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     this.fail(err)
   }
 
-  /**
-   * Used by the balancers: a request never goes to the same target twice, nor to a target whose
-   * Retry-After has not passed. Bounded by the number of tries (1 + retry.attempts), so O(1).
-   */
+  /** For the balancers: never the same target twice, nor one whose Retry-After has not passed; O(tries), at most 1 + retry.attempts. */
   excludes (target: Target): boolean {
     if (target.retryAfterUntil > this.now) return true
     if (this.repeating) return false
@@ -180,11 +159,9 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     const target = attempt.target
     const durationMs = this.record(attempt, statusCode, undefined)
     this.pool.tryAnswered(target, statusCode, durationMs)
-    if (statusCode === 503 && this.retry.maxRetryAfter > 0) {
-      const until = retryAfterUntil(findRetryAfter(rawHeaders), Date.now(), this.retry.maxRetryAfter)
-      if (until !== undefined) this.pool.holdOff(target, until)
-    }
-    if (this.retry.statuses.has(statusCode) && this.planRetry({ status: statusCode })) {
+    const until = holdOffUntil(statusCode, rawHeaders, this.settings.retry.maxRetryAfter)
+    if (until !== undefined) this.pool.holdOff(target, until)
+    if (this.settings.retry.statuses.has(statusCode) && this.planRetry({ status: statusCode })) {
       attempt.discard()
       return true
     }
@@ -222,15 +199,15 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     // The retried answer's body broke off, or was cut (too large): its status already counted.
     if (attempt.discarded) return this.sendNext()
     const reason = failureReason(err)
-    if (isRequestSide(err)) {
-      // undici refused the request as built (say, a header a route copied from client input): the
-      // target never saw it, so it is not charged, and no other target would take it either.
+    // Cut by tryTargetDown, its retry planned: the target is out already, nothing to charge.
+    if (err instanceof TargetDownError) {
       this.record(attempt, undefined, reason)
-      return this.fail(toRequestError(err))
+      return this.sendNext()
     }
-    if (isProxySide(err)) {
+    const clientError = notTheTargets(err, target.url)
+    if (clientError !== undefined) {
       this.record(attempt, undefined, reason)
-      return this.fail(toProxyError(err, target.url))
+      return this.fail(clientError)
     }
     this.pool.tryFailed(target, reason)
     // The body broke off after the headers went on: the status is already with the client.
@@ -240,16 +217,38 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     this.fail(toProxyError(err, target.url))
   }
 
+  tryTargetDown (attempt: ProxyTry): void {
+    // Moved only when it may go elsewhere; any other request waits for its answer, which may still come.
+    const err = new TargetDownError(attempt.target.url)
+    if (!this.planRetry({ error: err, connected: attempt.connected }, 1)) return
+    // Connected: undici reports the abort (onError, so tryFailed) within this call.
+    if (attempt.connected) return attempt.abort(err)
+    this.attempt = undefined
+    attempt.letGo()
+    this.record(attempt, undefined, err.code)
+    this.sendNext()
+  }
+
   // ---- failover ----
 
-  /** Decides a failed try's retry (failover-policy.ts), picks its target, takes a retry-budget slot; false, holding nothing, if one says no. */
-  private planRetry (failure: TryFailure): boolean {
+  /** Computes the request's hash key, once; returns what the route's hashKey function threw. */
+  private computeKey (opts: Dispatcher.DispatchOptions): Error | undefined {
+    if (this.key !== undefined) return undefined
+    try {
+      this.key = this.balancers.keyOf(this.request, opts)
+    } catch (err) {
+      return err as Error
+    }
+  }
+
+  /** Decides a failed try's retry (failover-policy.ts), picks its target, takes a retry-budget slot; false, holding nothing, if one says no. `unrecorded`: the failed try is not in the log yet. */
+  private planRetry (failure: TryFailure, unrecorded = 0): boolean {
     const now = performance.now()
-    const context = { method: this.opts.method, body: this.opts.body, tries: this.log.length, elapsedMs: now - this.firstStartedAt }
-    const delay = retryDelay(this.retry, failure, context, Math.random())
+    const context = { method: this.opts.method, body: this.opts.body, tries: this.log.length + unrecorded, elapsedMs: now - this.firstStartedAt }
+    const delay = retryDelay(this.settings.retry, failure, context, Math.random())
     if (delay < 0) return false
-    this.plan ??= new RetryPlan(this.pool.retryBudget, this.retry.budget)
-    return this.plan.take(this.pick(false), delay, now)
+    this.plan ??= new RetryPlan(this.pool.retryBudget, this.settings.retry.budget)
+    return this.plan.take(this.pick(false), delay, now, 'error' in failure && !failure.connected)
   }
 
   /** Starts the planned retry, after its backoff. */
@@ -268,7 +267,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     this.now = Date.now()
     const pool = this.pool
     let target = pool.pick(this.balancers, this.key!, this)
-    if (target === undefined && (mayRepeat || this.retry.sameTarget) && this.log.length > 0) {
+    if (target === undefined && (mayRepeat || this.settings.retry.sameTarget) && this.log.length > 0) {
       // No target left that was not tried: the only one that can take traffic may be tried again.
       this.repeating = true
       target = pool.pick(this.balancers, this.key!, this)
@@ -278,7 +277,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
   }
 
   private send (target: Target): void {
-    const attempt = this.attempt = new ProxyTry(this, this.pool, target)
+    const attempt = this.attempt = new ProxyTry(this, this.pool, target, this.opts.body, this.settings.clientBodyTimeout)
     let opts = this.opts
     const headers = opts.headers as Record<string, unknown> | null | undefined
     // reply-from addresses the pool by a placeholder origin; the target is told its own host.

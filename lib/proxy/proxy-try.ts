@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks'
 import type { Dispatcher } from 'undici'
 import type { Target } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
+import type { WaitingTry } from '../pool/waiting-tries.js'
+import { ClientBodyTimer } from './client-body-timer.js'
 
 export type Abort = (reason?: Error) => void
 
@@ -17,6 +19,8 @@ export interface TryOwner {
   tryComplete (attempt: ProxyTry, trailers: string[] | null): void
   tryUpgrade (attempt: ProxyTry, statusCode: number, rawHeaders: unknown, socket: unknown): void
   tryFailed (attempt: ProxyTry, err: Error): void
+  /** The try's target went out of service for its health before the answer's headers came. */
+  tryTargetDown (attempt: ProxyTry): void
 }
 
 /**
@@ -25,8 +29,10 @@ export interface TryOwner {
  * in-flight slot from its start to its end, exactly once, and passes what undici says to its owner
  * until it ends or the owner lets go of it: a late callback of an old try reaches nobody.
  */
-export class ProxyTry implements Dispatcher.DispatchHandler {
+export class ProxyTry implements Dispatcher.DispatchHandler, WaitingTry {
   readonly target: Target
+  prevWaiting: WaitingTry | null = null
+  nextWaiting: WaitingTry | null = null
   readonly startedAt = performance.now()
   private readonly pool: UpstreamPool
   private owner: TryOwner | null
@@ -35,12 +41,16 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
   private discarding = false
   private discardedBytes = 0
   private started = false
+  /** Times a request body streamed from the client (clientBodyTimeout); undefined for any other body. */
+  private readonly bodyTimer: ClientBodyTimer | undefined
 
-  constructor (owner: TryOwner, pool: UpstreamPool, target: Target) {
+  constructor (owner: TryOwner, pool: UpstreamPool, target: Target, body?: unknown, clientBodyTimeout = 0) {
     this.owner = owner
     this.pool = pool
     this.target = target
+    this.bodyTimer = ClientBodyTimer.for(this, body, clientBodyTimeout)
     pool.tryStarted(target)
+    pool.waitingTries.add(this)
   }
 
   /** undici opened the connection and started sending the request (its onConnect ran). */
@@ -81,14 +91,31 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
       return
     }
     this.abortRequest = abort
+    this.bodyTimer?.start()
     owner.tryConnected(this, context)
+  }
+
+  onBodySent (): void {
+    this.bodyTimer?.read()
+  }
+
+  onRequestSent (): void {
+    this.bodyTimer?.stop()
   }
 
   onResponseStarted (): void {
     this.started = true
   }
 
+  targetDown (): void {
+    this.owner!.tryTargetDown(this)
+  }
+
   onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string): boolean {
+    // An answer: its own timeouts bound the try from here, whether or not the target reads the rest of the body.
+    if (statusCode >= 200) this.bodyTimer?.stop()
+    // The target answers: whatever its health says now, this answer is on its way.
+    this.pool.waitingTries.remove(this)
     return this.owner!.tryHeaders(this, statusCode, rawHeaders, resume, statusMessage)
   }
 
@@ -125,6 +152,8 @@ export class ProxyTry implements Dispatcher.DispatchHandler {
     const owner = this.owner
     if (owner !== null) {
       this.owner = null
+      this.bodyTimer?.stop()
+      this.pool.waitingTries.remove(this)
       this.pool.tryEnded(this.target)
     }
     return owner

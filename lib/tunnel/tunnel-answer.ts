@@ -101,7 +101,7 @@ export class TunnelAnswer implements Dispatcher.DispatchHandler, ClosableTunnel 
     // The socket is the tunnel's now: the response never ends it, nor reports its close to the call.
     res.detachSocket(client as never)
     const tunnel = new Tunnel(pool, target, client, socket)
-    tunnel.open(this, switchingProtocols(rawHeaders, this.#opts, call), this.#upgrade.head, pool.config.websocket.idleTimeout)
+    tunnel.open(this, switchingProtocols(rawHeaders, this.#opts, call), this.#upgrade.head, pool.config.websocket)
   }
 
   /** The handshake ended without a tunnel: its place goes back, its tries are counted. */

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import type { NormalizedWebSocket } from '../options/websocket-options.js'
 import type { ClosableTunnel } from '../pool/pool-tunnels.js'
 import type { Target } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
@@ -13,7 +14,7 @@ const KEEP_ALIVE_DELAY = 30_000
  * Bytes pass both ways untouched (frames, masking, permessage-deflate are the two ends' business),
  * with backpressure both ways through pipe(): a slow reader pauses the other side's socket, so
  * nothing queues in the proxy. It holds an in-flight slot on its target from open() to its close,
- * exactly once; either side closing or failing closes both.
+ * exactly once; either side closing or failing closes both, and so does a side left half-open.
  */
 export class Tunnel implements ClosableTunnel {
   private readonly pool: UpstreamPool
@@ -21,6 +22,7 @@ export class Tunnel implements ClosableTunnel {
   private readonly client: Duplex
   private readonly upstream: Duplex
   private closed = false
+  private halfClosed: NodeJS.Timeout | undefined = undefined
 
   constructor (pool: UpstreamPool, target: Target, client: Duplex, upstream: Duplex) {
     this.pool = pool
@@ -34,7 +36,7 @@ export class Tunnel implements ClosableTunnel {
    * handshake, and joins the sockets: the place `handshake` held becomes this tunnel's. False when the pool closed during the handshake: both sockets
    * are closed and nothing was counted.
    */
-  open (handshake: ClosableTunnel, response: string, clientHead: Buffer, idleTimeout: number): boolean {
+  open (handshake: ClosableTunnel, response: string, clientHead: Buffer, settings: NormalizedWebSocket): boolean {
     const { client, upstream } = this
     if (!this.pool.tunnelOpened(handshake, this.target, this)) {
       this.closed = true
@@ -49,6 +51,17 @@ export class Tunnel implements ClosableTunnel {
     // target that died fails its next handshake anyway.
     upstream.on('error', close)
     upstream.on('close', close)
+    // One side sent its FIN (pipe() passes it on): the other has halfCloseTimeout to send its own.
+    const { idleTimeout, halfCloseTimeout } = settings
+    if (halfCloseTimeout !== 0) {
+      const ended = (): void => {
+        if (this.halfClosed !== undefined) return
+        this.halfClosed = setTimeout(close, halfCloseTimeout)
+        this.halfClosed.unref()
+      }
+      client.on('end', ended)
+      upstream.on('end', ended)
+    }
     for (const socket of [client, upstream] as Socket[]) {
       // undici hands over a TLS socket for an https target: both kinds have these.
       socket.setNoDelay(true)
@@ -69,6 +82,7 @@ export class Tunnel implements ClosableTunnel {
   close (): void {
     if (this.closed) return
     this.closed = true
+    clearTimeout(this.halfClosed)
     this.client.destroy()
     this.upstream.destroy()
     this.pool.tunnelClosed(this.target, this)
