@@ -19,26 +19,10 @@ const TICK = 500
 interface Summary { requests: number, errors: Record<string, number>, p50: number, p99: number, max: number }
 interface Change { target: string, from: string, to: string, reason: string }
 
-test('a target blackholed under load: no GET fails, the slowest waits one connectTimeout, it is out in one; lifted, it comes back', { skip: reason }, async (t) => {
-  const netns = makeNetns(t)
-  const run = await runInNetns(netns, SCENARIO, { scenario: 'load', concurrency: 20, holdMs: 4000, options: { passive: { ejectTime: 2000 } } })
-  const { during, after } = run as { during: Summary, after: Summary }
-  t.comment(`during: ${JSON.stringify(during)}; out after ${run.outAfter} ms, ${run.requestsWhileIn} requests reached it meanwhile; back ${run.backAfterLift} ms after the lift`)
-  t.same(during.errors, {}, `no client error in ${during.requests} requests`)
-  t.ok(during.requests > 200, 'traffic flowed through the blackhole')
-  t.ok(during.max <= 2000 + TICK + 2000, `the slowest request took ${during.max} ms: one connectTimeout (2 s) and one try`)
-  t.ok(run.outAfter <= 2000 + TICK + 2000, `ejected ${run.outAfter} ms after the drop`)
-  t.ok(run.requestsWhileIn <= 60, `${run.requestsWhileIn} requests went to it before it was out (20 clients)`)
-  t.match((run.changes as Change[]).map((change) => [change.target.split(':')[1], change.from, change.to]), [['//127.0.0.3', 'healthy', 'ejected'], ['//127.0.0.3', 'ejected', 'healthy']])
-  t.match(run.changes[0].reason, /UND_ERR_CONNECT_TIMEOUT/)
-  t.ok(run.backAfterLift < 5000 && run.requestsAfterBack > 0, 'lifted, it takes traffic again when its ejection ends')
-  t.same(after.errors, {})
-  t.equal(run.inflightAtEnd, 0)
-})
-
-test('idle targets blackholed, with and without probes; all targets blackholed', { skip: reason }, async (t) => {
-  // Three namespaces at once: these scenarios wait more than they work.
-  const [withProbes, withoutProbes, all] = await Promise.all([
+test('blackholed targets: one under load and lifted; idle, with and without probes; all of them', { skip: reason }, async (t) => {
+  // Four namespaces at once: three of the scenarios wait more than they work.
+  const [run, withProbes, withoutProbes, all] = await Promise.all([
+    runInNetns(makeNetns(t), SCENARIO, { scenario: 'load', concurrency: 20, holdMs: 4000, options: { passive: { ejectTime: 2000 } } }),
     runInNetns(makeNetns(t), SCENARIO, {
       scenario: 'idle',
       trafficMs: 1000,
@@ -53,6 +37,21 @@ test('idle targets blackholed, with and without probes; all targets blackholed',
       options: { connectTimeout: 1000, responseTimeout: 1500, passive: { ejectTime: 1000 } }
     })
   ])
+
+  t.test('a target blackholed under load: no GET fails, the slowest waits one connectTimeout, it is out in one; lifted, it comes back', async (t) => {
+    const { during, after } = run as { during: Summary, after: Summary }
+    t.comment(`during: ${JSON.stringify(during)}; out after ${run.outAfter} ms, ${run.requestsWhileIn} requests reached it meanwhile; back ${run.backAfterLift} ms after the lift`)
+    t.same(during.errors, {}, `no client error in ${during.requests} requests`)
+    t.ok(during.requests > 200, 'traffic flowed through the blackhole')
+    t.ok(during.max <= 2000 + TICK + 2000, `the slowest request took ${during.max} ms: one connectTimeout (2 s) and one try`)
+    t.ok(run.outAfter <= 2000 + TICK + 2000, `ejected ${run.outAfter} ms after the drop`)
+    t.ok(run.requestsWhileIn <= 60, `${run.requestsWhileIn} requests went to it before it was out (20 clients)`)
+    t.match((run.changes as Change[]).map((change) => [change.target.split(':')[1], change.from, change.to]), [['//127.0.0.3', 'healthy', 'ejected'], ['//127.0.0.3', 'ejected', 'healthy']])
+    t.match(run.changes[0].reason, /UND_ERR_CONNECT_TIMEOUT/)
+    t.ok(run.backAfterLift < 5000 && run.requestsAfterBack > 0, 'lifted, it takes traffic again when its ejection ends')
+    t.same(after.errors, {})
+    t.equal(run.inflightAtEnd, 0)
+  })
 
   t.test('probes find the vanished target before traffic does', async (t) => {
     t.comment(JSON.stringify({ outAfter: withProbes.outAfter, during: withProbes.during, back: withProbes.backAfterLift }))

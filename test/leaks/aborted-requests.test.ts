@@ -12,7 +12,7 @@ import { startUpstreams } from '../helpers/upstreams.js'
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-const TOTAL = 10_000
+const TOTAL = 5_000
 const CONCURRENCY = 100
 const HEAP_GROWTH_BOUND = 16 * 1024 * 1024
 const CHUNK = Buffer.alloc(1024, 'x')
