@@ -6,7 +6,7 @@
 //   node test/compat/run.mjs --baseline   the same files against the real @fastify/reply-from
 //   node test/compat/run.mjs --update     rewrite expected-differences.json from the failures
 //   node test/compat/run.mjs --file=x     one file (x.test.js, or x)
-//   node test/compat/run.mjs --jobs=N     files run at once (default 2)
+//   node test/compat/run.mjs --jobs=N     files run at once (default 3)
 //
 // The run fails when a test fails that is not listed, when a listed test passes now (a difference
 // that disappeared: remove its entry, and its README row if it was the last), when a file crashes or
@@ -29,6 +29,10 @@ const README = path.join(ROOT, 'README.md')
 // Above node:test's own 30 s test timeout, which on Node 24 does not end a file kept open by handles.
 const FILE_TIMEOUT_MS = 40_000
 const UNASSIGNED = 'UNASSIGNED'
+// Files that wait out node:test's 30 s timeout (their tests expect a hang: see the slowest files a
+// run prints): started first, side by side, so the rest of the files fill the other workers instead
+// of waiting behind them at the end (compat went from 108 s with two workers to 77 s with three).
+const SLOW_FIRST = ['http2-timeout.test.js', 'http2-timeout-disabled.test.js', 'undici-with-path-in-base.test.js']
 
 /**
  * reply-from test files that are never run, and why. Safety first: traffic must never leave loopback,
@@ -128,7 +132,7 @@ async function main () {
 // ---- running ----
 
 async function runAll (files) {
-  const queue = [...files]
+  const queue = [...files.filter((file) => SLOW_FIRST.includes(file)), ...files.filter((file) => !SLOW_FIRST.includes(file))]
   const results = []
   const workers = Array.from({ length: Math.min(args.jobs, files.length) }, async () => {
     while (queue.length > 0) {
@@ -433,13 +437,13 @@ function printList (title, items, notes = new Map()) {
 }
 
 function parseArgs (argv) {
-  const parsed = { baseline: false, update: false, verbose: false, file: undefined, jobs: 2 }
+  const parsed = { baseline: false, update: false, verbose: false, file: undefined, jobs: 3 }
   for (const arg of argv) {
     if (arg === '--baseline') parsed.baseline = true
     else if (arg === '--update') parsed.update = true
     else if (arg === '--verbose') parsed.verbose = true
     else if (arg.startsWith('--file=')) parsed.file = arg.slice('--file='.length)
-    else if (arg.startsWith('--jobs=')) parsed.jobs = Math.max(1, Number.parseInt(arg.slice('--jobs='.length), 10) || 2)
+    else if (arg.startsWith('--jobs=')) parsed.jobs = Math.max(1, Number.parseInt(arg.slice('--jobs='.length), 10) || 3)
     else fail(`unknown argument ${arg} (--baseline, --update, --file=NAME, --jobs=N, --verbose)`)
   }
   if (parsed.baseline && parsed.update) fail('--baseline and --update do not go together: the list describes fastify-lolly')
