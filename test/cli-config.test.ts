@@ -19,14 +19,14 @@ test('the Kubernetes example\'s configuration is valid: an SRV source, nothing s
   const pool = config.normalized.upstreams.get('default')!
   t.same(pool.targets, [])
   t.match(pool.sources, [{ type: 'srv', service: '_http._tcp.api.demo.svc.cluster.local', family: 4 }])
-  t.same(config.listen, { host: '0.0.0.0', port: 8080 })
+  t.same(config.listen, { host: '0.0.0.0', port: 8080, tls: null, http2: false })
 })
 
 test('the sample YAML and JSON files read to the same configuration', async (t) => {
   const yaml = await loadGatewayConfig(path.join(examples, 'lolly.yaml'))
   const json = await loadGatewayConfig(path.join(examples, 'lolly.json'))
   t.same({ ...yaml, file: '' }, { ...json, file: '' })
-  t.same(yaml.listen, { host: '127.0.0.1', port: 8080 })
+  t.same(yaml.listen, { host: '127.0.0.1', port: 8080, tls: null, http2: false })
   t.equal(yaml.logLevel, 'info')
   t.equal(yaml.shutdownTimeout, 30000)
   t.same(yaml.routes, [
@@ -41,7 +41,7 @@ test('the sample YAML and JSON files read to the same configuration', async (t) 
 
 test('defaults: one upstream at the top level, every path proxied to it, 127.0.0.1:3000', (t) => {
   const config = readGatewayConfig({ targets: ['http://127.0.0.1:9001'] }, 'f.json')
-  t.same(config.listen, { host: '127.0.0.1', port: 3000 })
+  t.same(config.listen, { host: '127.0.0.1', port: 3000, tls: null, http2: false })
   t.equal(config.logLevel, 'info')
   t.equal(config.trustProxy, false)
   t.equal(config.shutdownTimeout, 30000)
@@ -52,7 +52,7 @@ test('defaults: one upstream at the top level, every path proxied to it, 127.0.0
 
 test('command-line --port and --host win over listen', (t) => {
   const config = readGatewayConfig({ listen: { host: '0.0.0.0', port: 80 }, targets: ['http://a:1'] }, 'f.json', { port: 0, host: '::1' })
-  t.same(config.listen, { host: '::1', port: 0 })
+  t.same(config.listen, { host: '::1', port: 0, tls: null, http2: false })
   t.end()
 })
 
@@ -85,8 +85,8 @@ test('every error names the file and the path in it', async (t) => {
     [{ upstreams: { api: { targets: ['http://a:1', { url: 'http://b:1', weight: 0 }] } } }, /^f\.yaml: upstreams\.api\.targets\[1\]\.weight must be an integer from 1 to 1000000, got 0$/],
     [{ upstreams: { api: { targets: ['http://a:1'], helthCheck: {} } } }, /^f\.yaml: upstreams\.api\.helthCheck is not a known option/],
     [{ targets: ['http://a:1'], listen: { port: 70000 } }, /^f\.yaml: listen\.port must be an integer from 0 to 65535, got 70000$/],
-    [{ targets: ['http://a:1'], listen: { adress: 'x' } }, /^f\.yaml: listen\.adress is not a known option \(known: host, port\)$/],
-    [{ targets: ['http://a:1'], listen: 8080 }, /^f\.yaml: listen must be an object, got 8080$/],
+    [{ targets: ['http://a:1'], listen: { adress: 'x' } }, /^f\.yaml: listen\.adress is not a known option \(known: host, port, tls, http2, redirect\)$/],
+    [{ targets: ['http://a:1'], listen: 8080 }, /^f\.yaml: listen must be an object \(\{ host, port, tls, http2, redirect \}\) or a non-empty array of them, got 8080$/],
     [{ targets: ['http://a:1'], logger: { level: 'loud' } }, /^f\.yaml: logger\.level must be one of 'fatal'/],
     [{ targets: ['http://a:1'], logger: { level: 'info', pretty: true } }, /^f\.yaml: logger\.pretty is not a known option/],
     [{ targets: ['http://a:1'], trustProxy: -1 }, /^f\.yaml: trustProxy must be true, a hop count/],

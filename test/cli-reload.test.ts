@@ -246,7 +246,7 @@ test('a bad file or one that needs a restart is refused as a whole; the running 
   t.equal(await r.reloader.reload(), 'needs-restart')
   const restart = r.logs.at(-1)!
   t.equal(restart.msg, `lolly: reload of ${r.file} refused: listen, balancer changed, which needs a restart ` +
-    '(only targets, logger.level and shutdownTimeout change live); still serving the previous configuration')
+    '(only targets, logger.level, shutdownTimeout and the TLS certificate change live); still serving the previous configuration')
   t.same(restart.changed, ['listen', 'balancer'])
 
   t.same(r.app.lolly.upstreams.default.targets.map((s) => s.url), [a.url], 'b was not added by the refused reload')

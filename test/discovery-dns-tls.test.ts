@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import https from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -7,6 +6,7 @@ import path from 'node:path'
 import tls from 'node:tls'
 import { test } from 'tap'
 import { startDnsmasq } from './helpers/dnsmasq.js'
+import { findOpenssl, run } from './helpers/test-certs.js'
 import type { DnsTlsCaseResult, DnsTlsClientInput } from './fixtures/dns-tls-client.js'
 
 // `dns` targets over https with real certificates: the name of the entry (not the address it
@@ -21,21 +21,6 @@ const ADDRESS = '127.0.0.2'
 const ROOT = path.join(__dirname, '..')
 const CLIENT = path.join(__dirname, 'fixtures', 'dns-tls-client.ts')
 
-const OPENSSL_MISSING = 'openssl is not installed: apt-get install openssl (Debian package); the DNS TLS test makes its CA and certificates with it'
-
-function findOpenssl (): string {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/bin', '/usr/local/bin']
-  for (const dir of dirs) {
-    if (dir === '') continue
-    const file = path.join(dir, 'openssl')
-    try {
-      fs.accessSync(file, fs.constants.X_OK)
-      if (fs.statSync(file).isFile()) return file
-    } catch {}
-  }
-  throw new Error(OPENSSL_MISSING)
-}
-
 /** ts-node's CommonJS hook (transpile only), the one tap itself uses for .ts files. */
 function tsNodeRegister (): string {
   for (const id of ['@isaacs/ts-node-temp-fork-for-pr-2009/register/transpile-only', 'ts-node/register/transpile-only']) {
@@ -44,15 +29,6 @@ function tsNodeRegister (): string {
     } catch {}
   }
   throw new Error('ts-node is not installed (it comes with tap): npm install')
-}
-
-function run (file: string, args: string[], options: { env?: NodeJS.ProcessEnv, cwd?: string, timeout?: number } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 30_000, maxBuffer: 16 * 1024 * 1024, ...options }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${err.message}\n${stderr}`))
-      else resolve(stdout)
-    })
-  })
 }
 
 const OPENSSL_CONFIG = `

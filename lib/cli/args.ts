@@ -9,9 +9,9 @@ export interface CliArgs {
   /** Validate the file and exit (like `nginx -t`). */
   check: boolean
   config: string | undefined
-  /** Overrides `listen.port` of the file (and the demo's 3000 and PORT). */
+  /** Overrides the port of the file's serving `listen` entry (and the demo's 3000 and PORT). */
   port: number | undefined
-  /** Overrides `listen.host` of the file (and the demo's 127.0.0.1). */
+  /** Overrides the host of the file's serving `listen` entry (and the demo's 127.0.0.1). */
   host: string | undefined
 }
 

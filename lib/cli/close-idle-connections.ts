@@ -5,12 +5,14 @@ import type { FastifyInstance } from 'fastify'
  * moment; a connection that was busy then would stay open after its response (and hold close() up)
  * until the client or keepAliveTimeout (72 s) closed it. While closing, each response closes its
  * connection: `Connection: close` if its headers are still to be sent, else once it is done.
+ * HTTP/2 has no Connection header (Node drops it with a warning): its sessions get GOAWAY instead
+ * (close-http2-sessions.ts).
  */
 export function closeConnectionsWhenDone (app: FastifyInstance): void {
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close')
+  app.addHook('onSend', async (request, reply) => {
+    if (closing && request.raw.httpVersionMajor < 2) reply.header('connection', 'close')
   })
   app.addHook('onResponse', async () => {
     // After Node has detached the finished response from its socket, which makes the socket idle.

@@ -1,8 +1,11 @@
 import { ConfigFileError, InvalidOptionError } from '../errors.js'
-import { checkKeys, invalid, isPlainObject, readChoice, readDuration, readInteger, readObject, readString, type Plain } from '../options/option-reader.js'
+import { dirname } from 'node:path'
+import { checkKeys, invalid, isPlainObject, readChoice, readDuration, readObject, type Plain } from '../options/option-reader.js'
 import { readPluginOptions } from '../options/plugin-options.js'
 import type { NormalizedOptions } from '../options/types.js'
 import { readConfigFile } from './config-file.js'
+import { readListen, type ConfigOverrides, type RedirectEntry, type ServeEntry } from './listen-config.js'
+import type { TlsCredentials } from './tls-credentials.js'
 import { readRoutes, type RouteConfig } from './route-config.js'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -15,7 +18,12 @@ export type TrustProxy = boolean | number | string | string[]
 export interface GatewayConfig {
   /** The file as named on the command line: every message about it starts with it. */
   file: string
-  listen: { host: string, port: number }
+  /** The entry the gateway serves on, with --host and --port applied. */
+  listen: ServeEntry
+  /** Plain-HTTP entries that redirect to `listen` (which then has tls). */
+  redirects: RedirectEntry[]
+  /** The certificate and key of `listen.tls` as read at load: a reload compares them, not their paths. */
+  credentials: TlsCredentials | null
   logLevel: LogLevel
   trustProxy: TrustProxy
   /** Longest wait for in-flight requests on SIGTERM/SIGINT, ms; 0 waits as long as they take. */
@@ -27,18 +35,12 @@ export interface GatewayConfig {
   normalized: NormalizedOptions
 }
 
-/** Command-line flags that win over the file. */
-export interface ConfigOverrides {
-  port?: number | undefined
-  host?: string | undefined
-}
+export { DEFAULT_LISTEN, type ConfigOverrides } from './listen-config.js'
 
 /** The keys of the file that are the command's own; every other key belongs to the plugin. */
 export const CLI_KEYS = ['listen', 'logger', 'routes', 'trustProxy', 'shutdownTimeout']
-const LISTEN_KEYS = ['host', 'port']
 const LOGGER_KEYS = ['level']
 
-export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 3000 }
 const DEFAULT_SHUTDOWN_TIMEOUT = 30_000
 
 /** Reads, parses and checks a configuration file. Every error names the file and the path in it. */
@@ -62,24 +64,18 @@ function readUnprefixed (input: unknown, file: string, overrides: ConfigOverride
   }
   // The plugin's validation, run before anything starts so a bad file never half-applies; register runs it again.
   const normalized = readPluginOptions(plugin)
+  const listen = readListen(input.listen, dirname(file), overrides)
   return {
     file,
-    listen: readListen(input.listen, overrides),
+    listen: listen.serve,
+    redirects: listen.redirects,
+    credentials: listen.credentials,
     logLevel: readLogLevel(input.logger),
     trustProxy: readTrustProxy(input.trustProxy),
     shutdownTimeout: readDuration(input, 'shutdownTimeout', '', DEFAULT_SHUTDOWN_TIMEOUT, 0),
     routes: readRoutes(input.routes, normalized),
     plugin,
     normalized
-  }
-}
-
-function readListen (value: unknown, overrides: ConfigOverrides): GatewayConfig['listen'] {
-  const object = readObject(value ?? {}, 'listen')
-  checkKeys(object, LISTEN_KEYS, 'listen')
-  return {
-    host: overrides.host ?? readString(object, 'host', 'listen', DEFAULT_LISTEN.host),
-    port: overrides.port ?? readInteger(object, 'port', 'listen', DEFAULT_LISTEN.port, { max: 65_535 })
   }
 }
 

@@ -30,7 +30,7 @@ export interface ReloadPlan {
  */
 export function planReload (current: GatewayConfig, next: GatewayConfig): ReloadPlan {
   const restartNeeded: string[] = []
-  if (!isDeepStrictEqual(current.listen, next.listen)) restartNeeded.push('listen')
+  if (!isDeepStrictEqual(listenShape(current), listenShape(next))) restartNeeded.push('listen')
   if (!isDeepStrictEqual(current.trustProxy, next.trustProxy)) restartNeeded.push('trustProxy')
   if (!isDeepStrictEqual(current.routes, next.routes)) restartNeeded.push('routes')
   // Settings are compared as written: the normalised forms may hold functions that never compare equal.
@@ -92,6 +92,15 @@ export function diffTargets (upstream: string, before: readonly NormalizedTarget
 
 function targetOptions (target: NormalizedTarget): TargetOptions {
   return { url: target.url, weight: target.weight, backup: target.backup, down: target.down, maxConnections: target.maxConnections }
+}
+
+/**
+ * Where and how the gateway listens, less the certificate and key file names: those are read again
+ * on every reload and the new certificate applied live, as nginx does on SIGHUP. Turning TLS on or
+ * off changes the server the app was built with: a restart.
+ */
+function listenShape (config: GatewayConfig): unknown {
+  return [{ ...config.listen, tls: config.listen.tls !== null }, config.redirects]
 }
 
 /** The named upstreams of the file as written (`upstreams`), or the single one at the top ('default'). */

@@ -1,5 +1,6 @@
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { TLSSocket } from 'node:tls'
 import type { FastifyInstance } from 'fastify'
 
 /** Where an upgrade request carries its socket through Fastify's routing to reply.from(). */
@@ -77,7 +78,9 @@ function serveAgain (app: FastifyInstance, req: IncomingMessage, socket: Duplex,
   socket.off('error', destroySocket)
   socket.unshift(head)
   socket.unshift(Buffer.from(text + '\r\n', 'latin1'))
-  app.server.emit('connection', socket)
+  // Over TLS the socket is the decrypted stream, which an https (or HTTP/2 with HTTP/1.1) server
+  // takes on 'secureConnection': its 'connection' would start a TLS handshake on it again.
+  app.server.emit(socket instanceof TLSSocket ? 'secureConnection' : 'connection', socket)
 }
 
 /** An answer other than a tunnel was written: the connection ends with it. */
