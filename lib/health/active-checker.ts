@@ -13,8 +13,8 @@ const PROBE_GRID_MS = 20
 export interface CheckedPool {
   readonly targets: readonly Target[]
   readonly health: { probed (target: Target, outcome: ProbeOutcome, durationMs: number): void }
-  /** Traces probes when asked (lib/tracing); absent or null: never. */
-  readonly tracer?: LollyTracer | null
+  /** Traces probes when asked (lib/tracing); null: never. */
+  readonly tracer: LollyTracer | null
 }
 
 /** One target's probe schedule and its connection. */
@@ -176,7 +176,7 @@ export class ActiveChecker implements PoolObserver {
     const probe = new Probe(this.check, slot.report)
     slot.probe = probe
     slot.startedAt = performance.now()
-    probe.send(slot.client, slot.request, this.pool.tracer ?? null, slot.target)
+    probe.send(slot.client, slot.request, this.pool.tracer, slot.target)
   }
 
   /** A probe that was let go by cancel() never gets here: nothing of a stopped checker or a removed target does. */
