@@ -8,7 +8,9 @@
 // JIT luck): two identical proxy *processes* have differed here by up to 10 %. The second bare app
 // shows what is left of the noise.
 // With `baseline` (a directory holding another version of fastify-lolly, built), that version too.
-//   node --expose-gc bench/one-process-apps.js '<json: { targets: [url, ...], baseline?: dir }>'
+// With `otel`, an OpenTelemetry SDK is registered (spans batched, then dropped: the cost measured is
+// making them, not exporting them) and @fastify/otel is on every fastify-lolly app.
+//   node --expose-gc bench/one-process-apps.js '<json: { targets: [url, ...], baseline?: dir, otel?: boolean }>'
 
 const { Registry } = require('prom-client')
 const { serveParent } = require('./ipc.js')
@@ -17,7 +19,8 @@ const { floorApp } = require('./floor-proxy.js')
 
 const path = require('node:path')
 
-const { targets, baseline } = JSON.parse(process.argv[2])
+const { targets, baseline, otel } = JSON.parse(process.argv[2])
+const fastifyOtel = otel ? registerOtel() : null
 // As the throughput bench's lolly contenders: active checks every second.
 const HEALTH_CHECK = { interval: 1000, timeout: 500 }
 const SCRAPE_INTERVAL_MS = 1000
@@ -41,8 +44,23 @@ async function floor () {
   return app
 }
 
+/** The OpenTelemetry SDK as an app sets it up, exporting nowhere; the @fastify/otel instrumentation. */
+function registerOtel () {
+  const { context, propagation, trace } = require('@opentelemetry/api')
+  const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks')
+  const { W3CTraceContextPropagator } = require('@opentelemetry/core')
+  const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-trace-base')
+  const dropped = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} }
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(dropped)] }))
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator())
+  const FastifyOtelInstrumentation = require('@fastify/otel')
+  return new FastifyOtelInstrumentation()
+}
+
 async function withLolly (metrics, plugin = lolly) {
   const app = require('fastify')()
+  if (fastifyOtel !== null) await app.register(fastifyOtel.plugin())
   await app.register(plugin, { targets, balancer: 'round-robin', healthCheck: HEALTH_CHECK, metrics })
   return listen(app)
 }

@@ -8,7 +8,9 @@
 // that round's ratio, so neighbours that come and go hit both sides of it alike. Bare reply-from
 // against itself is the noise floor of the method. With `--baseline=<dir>` (a checkout of another
 // version, built), that version's fastify-lolly is one more app, and a last row gives this build's CPU
-// per request against it: how a change moved the cost, measured as the change is judged.
+// per request against it: how a change moved the cost, measured as the change is judged. With
+// `--otel`, an OpenTelemetry SDK is registered in the apps' process and @fastify/otel is on every
+// fastify-lolly app (a server span per request, and fastify-lolly's client span per try).
 
 const path = require('node:path')
 const { startChild } = require('./ipc.js')
@@ -34,7 +36,7 @@ const BASELINE_ROWS = [
   { app: 'lolly', label: 'fastify-lolly (this build) vs --baseline', base: 'lollyBaseline' }
 ]
 
-async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSeconds, baseline, progress }) {
+async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSeconds, baseline, otel = false, progress }) {
   const { children: upstreams, listening } = startUpstreams(3)
   const rowsToReport = baseline === undefined ? ROWS : [...ROWS, ...BASELINE_ROWS]
   // Each app is measured once a round, in a rotating order; rows only say which two to compare.
@@ -42,7 +44,7 @@ async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSec
   let apps
   try {
     const { targets } = await listening
-    apps = startChild(APPS, [JSON.stringify({ targets, baseline })], ['--expose-gc'])
+    apps = startChild(APPS, [JSON.stringify({ targets, baseline, otel })], ['--expose-gc'])
     const appPorts = (await apps.ready).ports
     for (const { app } of measured) await runLoad({ url: `http://127.0.0.1:${appPorts[app]}/payload`, connections, seconds: warmupSeconds })
     const samples = Object.fromEntries(measured.map(({ app }) => [app, []]))
@@ -70,7 +72,7 @@ async function runOneProcessCostBench ({ connections, seconds, rounds, warmupSec
         rounds: samples[app]
       }
     })
-    return { settings: { connections, seconds, rounds, warmupSeconds, baseline: baseline ?? null }, rows }
+    return { settings: { connections, seconds, rounds, warmupSeconds, baseline: baseline ?? null, otel }, rows }
   } finally {
     await Promise.all([apps, ...upstreams].filter((child) => child !== undefined).map((child) => child.stop()))
   }
@@ -88,7 +90,8 @@ function formatOneProcessCost ({ settings, rows }) {
     { title: 'rounds min-max', value: (r) => isBase(r) ? '-' : `${fixed(r.ratioMin, 2)}-${fixed(r.ratioMax, 2)}` },
     { title: 'errors', value: (r) => r.errors }
   ]
-  const title = `CPU per request in one process: ${settings.connections} connections, ${settings.rounds} rounds x ${settings.seconds} s, ` +
+  const title = `CPU per request in one process${settings.otel ? ' (OpenTelemetry SDK and @fastify/otel on the fastify-lolly apps)' : ''}: ` +
+    `${settings.connections} connections, ${settings.rounds} rounds x ${settings.seconds} s, ` +
     'each round\'s ratio to the row named'
   return formatTable(title, columns, rows)
 }

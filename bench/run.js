@@ -4,6 +4,7 @@
 //   [-- --rounds=N] [-- --cpu-prof=<contender>|health-checker|websocket-<contender>] [-- --heap-prof=<same>]
 //   [-- --lolly-options='{"xForwarded":false}']`  (plugin options added to every fastify-lolly contender)
 //   [-- --baseline=<dir>]  (cost: also measure the fastify-lolly built in <dir>, another checkout, against this one)
+//   [-- --otel]  (cost: an OpenTelemetry SDK registered and @fastify/otel on every fastify-lolly app, spans batched and dropped)
 // Side-by-side benchmarks of the built package: proxy throughput and latency against the ecosystem's
 // alternatives, balancer pick cost, health checking cost, failover under load, DNS discovery cost
 // and follow time (needs dnsmasq), WebSocket tunnel throughput against direct and @fastify/http-proxy.
@@ -31,14 +32,17 @@ const USAGE = 'usage: node bench/run.js [--quick] [--only=throughput,pick,health
   '  [--contenders=<key,...> (row 1, bare reply-from, always runs)] [--rounds=N]\n' +
   '  [--cpu-prof=<contender>|health-checker|websocket-<contender>] [--heap-prof=<same>]\n' +
   '  [--lolly-options=<json> (added to every fastify-lolly contender\'s options)]\n' +
-  '  [--baseline=<dir> (cost: another checkout of fastify-lolly, built, measured against this one)]'
+  '  [--baseline=<dir> (cost: another checkout of fastify-lolly, built, measured against this one)]\n' +
+  '  [--otel (cost: an OpenTelemetry SDK and @fastify/otel on the fastify-lolly apps)]'
 
 function parseArgs (argv) {
-  const args = { quick: false, only: new Set(SECTIONS), profile: undefined, contenders: undefined, rounds: undefined, lollyOptions: undefined, baseline: undefined }
+  const args = { quick: false, only: new Set(SECTIONS), profile: undefined, contenders: undefined, rounds: undefined, lollyOptions: undefined, baseline: undefined, otel: false }
   for (const arg of argv) {
     const [name, value] = arg.split('=', 2)
     if (arg === '--quick') {
       args.quick = true
+    } else if (arg === '--otel') {
+      args.otel = true
     } else if (name === '--only' && value !== undefined) {
       args.only = new Set(value.split(','))
       for (const section of args.only) if (!SECTIONS.includes(section)) throw new Error(`unknown section ${section}\n${USAGE}`)
@@ -156,6 +160,7 @@ async function main () {
       rounds: args.rounds ?? settings.costRounds,
       warmupSeconds: settings.warmupSeconds,
       baseline: args.baseline,
+      otel: args.otel,
       progress
     }), formatOneProcessCost)
   }

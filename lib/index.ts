@@ -11,6 +11,7 @@ import type * as health from './options/health-check-options.js'
 import type * as metrics from './options/metrics-options.js'
 import type * as retry from './options/retry-options.js'
 import type * as status from './options/status-options.js'
+import type * as tracing from './options/tracing-options.js'
 import type * as websocket from './options/websocket-options.js'
 import type * as affinity from './options/affinity-options.js'
 import type * as options from './options/types.js'
@@ -52,6 +53,7 @@ declare namespace lolly {
   export type RetryOn = retry.RetryOn
   export type StatusOptions = status.StatusOptions
   export type MetricsOptions = metrics.MetricsOptions
+  export type TracingOptions = tracing.TracingOptions
   export type WebSocketOptions = websocket.WebSocketOptions
   export type AffinityOptions = affinity.AffinityOptions
   export type MetricsRegistry = metrics.MetricsRegistry

@@ -74,6 +74,16 @@ test('health, passive, retry, status and metrics options are typed', () => {
   expect<lolly.RetryOptions>().type.toBeAssignableFrom({ attempts: 1 })
 })
 
+test('the tracing option is typed: a boolean or { probes }', () => {
+  const app = Fastify()
+  expect(app.register(lolly, { targets: ['http://a:1'], tracing: false })).type.not.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], tracing: { probes: true } })).type.not.toRaiseError()
+  expect<lolly.TracingOptions>().type.toBeAssignableFrom({})
+  expect(app.register(lolly, { targets: ['http://a:1'], tracing: { probes: 'yes' } })).type.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], tracing: { spans: true } })).type.toRaiseError()
+  expect(app.register(lolly, { targets: ['http://a:1'], tracing: 'on' })).type.toRaiseError()
+})
+
 test('runtime management is typed on app.lolly', () => {
   const app = Fastify()
   expect(app.lolly.drain('default', 'http://a:1')).type.toBe<Promise<void>>()

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream'
-import type { NormalizedRetry } from '../options/retry-options.js'
+import type { NormalizedRetry, RetryOn } from '../options/retry-options.js'
 
 // The failover decision, as a pure function of the retry settings, what failed, and how far the
 // request got: whether it is tried again and after what delay. Where it goes (a target it has not
@@ -44,18 +44,32 @@ export function retryDelay (retry: NormalizedRetry, failure: TryFailure, request
   return delay
 }
 
+/** Which of `retry.on` a failed try's failure is: why a retry of it moves on (traces name it so). */
+export function failureKind (failure: TryFailure): RetryOn {
+  return 'status' in failure ? 'status' : errorKind(failure.error, failure.connected)
+}
+
+function errorKind (err: Error & { code?: string }, connected: boolean): RetryOn {
+  // Health took the target out while the try waited (proxied-request.ts tryTargetDown).
+  if (err.code === 'FST_LOLLY_TARGET_DOWN') return 'target-down'
+  // Before the connection opened every failure is a connect error: refused, unreachable, DNS, TLS, connect timeout.
+  if (!connected) return 'connect-error'
+  if (err.code === 'UND_ERR_HEADERS_TIMEOUT') return 'timeout'
+  // Anything else before the response headers is the connection breaking: reset, closed, a malformed answer.
+  return 'reset'
+}
+
 /**
  * Whether a failed try's error is one `retry` moves on from. Errors that say nothing about the
  * target (upstream-errors.ts: request-side and proxy-side) never get here.
  */
 function isRetryableError (retry: NormalizedRetry, err: Error & { code?: string }, connected: boolean): boolean {
-  // Health took the target out while the try waited (proxied-request.ts tryTargetDown).
-  if (err.code === 'FST_LOLLY_TARGET_DOWN') return retry.onTargetDown
-  // Before the connection opened every failure is a connect error: refused, unreachable, DNS, TLS, connect timeout.
-  if (!connected) return retry.onConnectError
-  if (err.code === 'UND_ERR_HEADERS_TIMEOUT') return retry.onTimeout
-  // Anything else before the response headers is the connection breaking: reset, closed, a malformed answer.
-  return retry.onReset
+  switch (errorKind(err, connected)) {
+    case 'target-down': return retry.onTargetDown
+    case 'connect-error': return retry.onConnectError
+    case 'timeout': return retry.onTimeout
+    default: return retry.onReset
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
-import type { RetryBudgetSettings } from '../options/retry-options.js'
+import type { RetryBudgetSettings, RetryOn } from '../options/retry-options.js'
+import { failureKind, type TryFailure } from './failover-policy.js'
 import type { RetryBudget } from './retry-budget.js'
 
 /**
@@ -13,28 +14,35 @@ export class RetryPlan<T> {
   private next: T | undefined = undefined
   private delay = 0
   private timer: NodeJS.Timeout | undefined = undefined
+  private failure: RetryOn | undefined = undefined
 
   constructor (budget: RetryBudget, settings: RetryBudgetSettings | null) {
     this.budget = budget
     this.settings = settings
   }
 
+  /** Why the last retry planned moves on (the kind of failure it follows); undefined before the first. */
+  get reason (): RetryOn | undefined {
+    return this.failure
+  }
+
   /**
-   * Plans a retry to `next` after `delay` ms if there is a target and the budget allows one more now;
-   * false, holding nothing, if not. A retry of a request that never reached a target (`unsent`: no
-   * connection was opened) takes no slot: it adds no load anywhere, and counting it refused GETs
+   * Plans a retry of `failure` to `next` after `delay` ms if there is a target and the budget allows
+   * one more now; false, holding nothing, if not. A retry of a request that never reached a target
+   * (no connection was opened) takes no slot: it adds no load anywhere, and counting it refused GETs
    * when a host vanished at low traffic (its first four requests timed out connecting in the same
    * instant; the budget's floor of three let the fourth fail with a 504).
    */
-  take (next: T | undefined, delay: number, now: number, unsent = false): boolean {
+  take (next: T | undefined, delay: number, now: number, failure: TryFailure): boolean {
     this.releaseSlot()
     if (next === undefined) return false
-    if (!unsent) {
+    if ('status' in failure || failure.connected) {
       if (!this.budget.tryAcquire(this.settings, now)) return false
       this.holdsSlot = true
     }
     this.next = next
     this.delay = delay
+    this.failure = failureKind(failure)
     return true
   }
 

@@ -9,6 +9,7 @@ import type { LollyOptions } from '../options/types.js'
 import { UpstreamPool } from '../pool/upstream-pool.js'
 import { PoolDispatcher } from '../proxy/pool-dispatcher.js'
 import { registerStatusRoutes } from '../status/status-routes.js'
+import { lollyTracer } from '../tracing/lolly-tracer.js'
 import { listenForUpgrades } from '../tunnel/upgrade-listener.js'
 import { kFromCall } from './from-call.js'
 import { LollyRouter } from './lolly-router.js'
@@ -25,7 +26,8 @@ import { RouteDestinations } from './route-binding.js'
 export async function registerLolly (app: FastifyInstance, rawOptions: LollyOptions): Promise<void> {
   const options = readPluginOptions(rawOptions)
   const pools = new Map<string, UpstreamPool>()
-  for (const [name, config] of options.upstreams) pools.set(name, new UpstreamPool(config))
+  const tracer = lollyTracer(options.tracing)
+  for (const [name, config] of options.upstreams) pools.set(name, new UpstreamPool(config, tracer))
   const poolList = [...pools.values()]
   const defaultPool = pools.get(options.defaultUpstream)!
   // Made now, started when the app gets ready: nothing is looked up at register.

@@ -3,6 +3,7 @@ import { buildConnector, Client } from 'undici'
 import type { NormalizedHealthCheck } from '../options/health-check-options.js'
 import type { MembershipChange, PoolObserver } from '../pool/pool-events.js'
 import type { Target } from '../pool/target.js'
+import type { LollyTracer } from '../tracing/lolly-tracer.js'
 import { Probe, probeRequestFor, type ProbeOutcome, type ProbeReport, type ProbeRequest } from './probe.js'
 
 // The granularity of probe start times, ms (see ActiveChecker#arm).
@@ -12,6 +13,8 @@ const PROBE_GRID_MS = 20
 export interface CheckedPool {
   readonly targets: readonly Target[]
   readonly health: { probed (target: Target, outcome: ProbeOutcome, durationMs: number): void }
+  /** Traces probes when asked (lib/tracing); null: never. */
+  readonly tracer: LollyTracer | null
 }
 
 /** One target's probe schedule and its connection. */
@@ -173,7 +176,7 @@ export class ActiveChecker implements PoolObserver {
     const probe = new Probe(this.check, slot.report)
     slot.probe = probe
     slot.startedAt = performance.now()
-    probe.send(slot.client, slot.request)
+    probe.send(slot.client, slot.request, this.pool.tracer, slot.target)
   }
 
   /** A probe that was let go by cancel() never gets here: nothing of a stopped checker or a removed target does. */

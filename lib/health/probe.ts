@@ -1,7 +1,10 @@
+import type { Span } from '@opentelemetry/api'
 import type { Dispatcher } from 'undici'
 import type { NormalizedHealthCheck, StatusRange } from '../options/health-check-options.js'
 import type { Target } from '../pool/target.js'
 import { failureReason, isTimeout } from '../proxy/upstream-errors.js'
+import type { LollyTracer } from '../tracing/lolly-tracer.js'
+import { endProbeSpan, startProbeSpan } from '../tracing/probe-span.js'
 
 /** How one probe went. `error` says why it failed ('status 500', 'timeout', ...); null when it passed. */
 export interface ProbeOutcome {
@@ -55,6 +58,8 @@ export class Probe implements Dispatcher.DispatchHandler {
   private size = 0
   /** The body read so far, kept only when expect.body will be matched against it. */
   private readonly chunks: Buffer[] | null
+  /** Its client span, when probes are traced (lib/tracing). */
+  private span: Span | undefined = undefined
 
   constructor (check: NormalizedHealthCheck, report: ProbeReport) {
     this.check = check
@@ -62,12 +67,18 @@ export class Probe implements Dispatcher.DispatchHandler {
     this.chunks = check.expectBody === null ? null : []
   }
 
-  /** Sends the probe through `dispatcher`; `report` may hear how it went before this returns. */
-  send (dispatcher: Dispatcher, request: ProbeRequest): void {
+  /**
+   * Sends the probe of `target` through `dispatcher`; `report` may hear how it went before this
+   * returns. While an SDK is registered, a probe is traced if `tracing.probes` asks, and below it
+   * tracing is suppressed either way (no undici instrumentation span for an untraced probe).
+   */
+  send (dispatcher: Dispatcher, request: ProbeRequest, tracer: LollyTracer | null = null, target?: Target): void {
     // The argument form needs no closure per probe.
     this.timer = setTimeout(timeOut, this.check.timeout, this)
     this.timer.unref()
-    dispatcher.dispatch(request, this)
+    if (tracer === null || !tracer.active) dispatcher.dispatch(request, this)
+    else if (!tracer.probes) tracer.dispatchUntraced(dispatcher, request, this)
+    else tracer.dispatch(dispatcher, request, this, this.span = startProbeSpan(tracer, target!, request), tracer.root)
   }
 
   /** Stops the probe without a report (the checker stops or the target left); a no-op once it ended. */
@@ -115,6 +126,7 @@ export class Probe implements Dispatcher.DispatchHandler {
     if (report === null) return
     this.report = null
     clearTimeout(this.timer)
+    if (this.span !== undefined) endProbeSpan(this.span, outcome)
     // Aborting a request that completed or failed is a no-op in undici; one still waiting for a
     // connection is aborted when undici hands it over (onConnect).
     this.abortRequest?.(PROBE_ENDED)

@@ -4,9 +4,10 @@ import { checkKeys, invalid, readBoolean, readObject, readString } from './optio
 import { DEFAULT_SETTINGS, UPSTREAM_SETTING_KEYS, readUpstream, readUpstreamSettings } from './upstream-options.js'
 import { readMetricsOptions } from './metrics-options.js'
 import { readStatusOptions } from './status-options.js'
+import { readTracingOptions } from './tracing-options.js'
 import { REPLY_FROM_KEYS, readReplyFromOptions, refuseReplyFromOption } from './reply-from-options.js'
 
-const PLUGIN_KEYS = ['targets', 'upstreams', 'defaultUpstream', 'xForwarded', 'status', 'metrics', ...REPLY_FROM_KEYS, ...UPSTREAM_SETTING_KEYS]
+const PLUGIN_KEYS = ['targets', 'upstreams', 'defaultUpstream', 'xForwarded', 'status', 'metrics', 'tracing', ...REPLY_FROM_KEYS, ...UPSTREAM_SETTING_KEYS]
 const NAMED_UPSTREAM_KEYS = ['targets', ...UPSTREAM_SETTING_KEYS]
 // Upstream names appear in snapshots, logs, metrics labels and URLs of the status page.
 const UPSTREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/
@@ -48,6 +49,7 @@ export function readPluginOptions (input: unknown): NormalizedOptions {
     xForwarded: readBoolean(options, 'xForwarded', '', true),
     status: readStatusOptions(options, ''),
     metrics: readMetricsOptions(options, ''),
+    tracing: readTracingOptions(options, ''),
     replyFrom: readReplyFromOptions(options)
   }
 }

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { HealthCheckOptions, NormalizedHealthCheck } from './health-check-options.js'
 import type { NormalizedRetry, RetryOptions } from './retry-options.js'
 import type { MetricsOptions, NormalizedMetrics } from './metrics-options.js'
+import type { NormalizedTracing, TracingOptions } from './tracing-options.js'
 import type { NormalizedWebSocket, WebSocketOptions } from './websocket-options.js'
 import type { AffinityOptions, NormalizedAffinity } from './affinity-options.js'
 import type { NormalizedStatus, StatusOptions } from './status-options.js'
@@ -10,6 +11,7 @@ import type { NormalizedResolver, NormalizedSource, NormalizedTarget, ResolverOp
 export type { HealthCheckExpect, HealthCheckOptions, NormalizedHealthCheck } from './health-check-options.js'
 export type { NormalizedRetry, RetryBudgetSettings, RetryOn, RetryOptions } from './retry-options.js'
 export type { MetricsOptions, MetricsRegistry, NormalizedMetrics } from './metrics-options.js'
+export type { NormalizedTracing, TracingOptions } from './tracing-options.js'
 export type { NormalizedStatus, StatusGuard, StatusOptions } from './status-options.js'
 export type {
   DiscoveredTarget, DiscoveredTargetTemplate, DiscoveryContext, DiscoverySettings, DnsTargetOptions, NormalizedDnsSource,
@@ -117,6 +119,12 @@ export interface LollyOptions extends UpstreamSettings {
   /** Prometheus metrics through prom-client (an optional peer dependency). Off unless set. */
   metrics?: boolean | MetricsOptions
   /**
+   * OpenTelemetry traces of proxied requests: a client span per try. On by default, which traces
+   * when @opentelemetry/api (an optional peer dependency) is installed and an SDK is registered;
+   * `false` turns it off, `{ probes: true }` traces active health probes too.
+   */
+  tracing?: boolean | TracingOptions
+  /**
    * Request Content-Types (besides application/json) whose parsed bodies are sent on as JSON, as
    * @fastify/reply-from's option of the same name: for bodies a content-type parser turned into objects.
    */
@@ -209,6 +217,8 @@ export interface NormalizedOptions {
   status: NormalizedStatus | null
   /** null: no metrics. */
   metrics: NormalizedMetrics | null
+  /** null: no tracing. */
+  tracing: NormalizedTracing | null
   replyFrom: NormalizedReplyFrom
 }
 

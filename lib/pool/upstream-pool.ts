@@ -5,6 +5,7 @@ import { TargetHealth, type HealthHost } from '../health/target-health.js'
 import type { BalancerSpec, NormalizedTarget, NormalizedUpstream } from '../options/types.js'
 import { BalancerSets } from './balancer-sets.js'
 import { IdleWaiters } from './idle-waiters.js'
+import type { LollyTracer } from '../tracing/lolly-tracer.js'
 import { PoolTunnels, type ClosableTunnel } from './pool-tunnels.js'
 import { PoolObservers, type PanicChange, type PoolObserver, type StateChange, type TryRecord } from './pool-events.js'
 import { SlowStart } from './slow-start.js'
@@ -38,6 +39,8 @@ export class UpstreamPool implements HealthHost {
   readonly tunnels: PoolTunnels
   /** The pool's own balancing policy; routes may add others through `balancerSet`. */
   readonly balancers: BalancerSet
+  /** Traces its tries and probes (lib/tracing); null: tracing is off or @opentelemetry/api is not installed. */
+  readonly tracer: LollyTracer | null
   private readonly sets = new BalancerSets()
   private readonly observers = new PoolObservers()
   private readonly byUrl = new Map<string, Target>()
@@ -50,8 +53,9 @@ export class UpstreamPool implements HealthHost {
   private closing: Promise<void> | undefined = undefined
   private destroying: Promise<void> | undefined = undefined
 
-  constructor (config: NormalizedUpstream) {
+  constructor (config: NormalizedUpstream, tracer: LollyTracer | null = null) {
     this.name = config.name
+    this.tracer = tracer
     this.config = config
     this.failureStatuses = config.passive === false ? FAILURE_STATUSES : new Set(config.passive.statuses)
     this.health = new TargetHealth({ upstream: config.name, passive: config.passive, healthCheck: config.healthCheck, panicPercent: config.panicPercent }, this)

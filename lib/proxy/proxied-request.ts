@@ -123,7 +123,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
       if (attempt.connected) return attempt.abort(err)
       // Not connected yet: whatever undici says of it later reaches nobody.
       this.attempt = undefined
-      attempt.letGo()
+      attempt.letGo(CLIENT_ABORTED)
       this.record(attempt, undefined, CLIENT_ABORTED)
     }
     this.fail(err)
@@ -224,7 +224,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     // Connected: undici reports the abort (onError, so tryFailed) within this call.
     if (attempt.connected) return attempt.abort(err)
     this.attempt = undefined
-    attempt.letGo()
+    attempt.letGo(err.code)
     this.record(attempt, undefined, err.code)
     this.sendNext()
   }
@@ -248,7 +248,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     const delay = retryDelay(this.settings.retry, failure, context, Math.random())
     if (delay < 0) return false
     this.plan ??= new RetryPlan(this.pool.retryBudget, this.settings.retry.budget)
-    return this.plan.take(this.pick(false), delay, now, 'error' in failure && !failure.connected)
+    return this.plan.take(this.pick(false), delay, now, failure)
   }
 
   /** Starts the planned retry, after its backoff. */
@@ -283,7 +283,7 @@ export class ProxiedRequest implements TryOwner, Exclusion, Abortable {
     // reply-from addresses the pool by a placeholder origin; the target is told its own host.
     if (!this.hostKept && headers != null && typeof headers.host === 'string') headers.host = target.host
     if (target.basePath !== '') opts = { ...opts, path: target.basePath + opts.path }
-    target.dispatcher.dispatch(opts, attempt)
+    attempt.dispatch(opts, this.log, this.plan?.reason)
   }
 
   /** Adds the try's record to the log; returns its duration. */

@@ -1,8 +1,11 @@
 import { performance } from 'node:perf_hooks'
+import type { Span } from '@opentelemetry/api'
 import type { Dispatcher } from 'undici'
+import type { TryRecord } from '../pool/pool-events.js'
 import type { Target } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
 import type { WaitingTry } from '../pool/waiting-tries.js'
+import { endTrySpan, startTrySpan } from '../tracing/try-span.js'
 import { ClientBodyTimer } from './client-body-timer.js'
 
 export type Abort = (reason?: Error) => void
@@ -43,6 +46,9 @@ export class ProxyTry implements Dispatcher.DispatchHandler, WaitingTry {
   private started = false
   /** Times a request body streamed from the client (clientBodyTimeout); undefined for any other body. */
   private readonly bodyTimer: ClientBodyTimer | undefined
+  /** Its client span when traced (lib/tracing), and the status of its answer for it (0: none yet). */
+  private span: Span | undefined = undefined
+  private statusCode = 0
 
   constructor (owner: TryOwner, pool: UpstreamPool, target: Target, body?: unknown, clientBodyTimeout = 0) {
     this.owner = owner
@@ -78,9 +84,22 @@ export class ProxyTry implements Dispatcher.DispatchHandler, WaitingTry {
     this.abortRequest!(reason)
   }
 
-  /** The owner no longer waits for this try (it has not connected): its slot is given back now. */
-  letGo (): void {
-    this.end()
+  /**
+   * Sends the try to its target, after the tries of its call in `log` (the last of which moved on
+   * for `retryReason`): traced only while an OpenTelemetry SDK is registered (see LollyTracer#active).
+   */
+  dispatch (opts: Dispatcher.DispatchOptions, log: readonly TryRecord[], retryReason: string | undefined): void {
+    const tracer = this.pool.tracer
+    if (tracer === null || !tracer.active) this.target.dispatcher.dispatch(opts, this)
+    else {
+      const parent = tracer.parentOf(log)
+      tracer.dispatch(this.target.dispatcher, opts, this, this.span = startTrySpan(tracer, parent, this.target, opts, log.length, retryReason), parent)
+    }
+  }
+
+  /** The owner no longer waits for this try (it has not connected), for `reason`: its slot is given back now. */
+  letGo (reason: string): void {
+    this.end(reason)
   }
 
   onConnect (abort: Abort, context?: object): void {
@@ -113,7 +132,10 @@ export class ProxyTry implements Dispatcher.DispatchHandler, WaitingTry {
 
   onHeaders (statusCode: number, rawHeaders: Buffer[], resume: () => void, statusMessage?: string): boolean {
     // An answer: its own timeouts bound the try from here, whether or not the target reads the rest of the body.
-    if (statusCode >= 200) this.bodyTimer?.stop()
+    if (statusCode >= 200) {
+      this.bodyTimer?.stop()
+      this.statusCode = statusCode
+    }
     // The target answers: whatever its health says now, this answer is on its way.
     this.pool.waitingTries.remove(this)
     return this.owner!.tryHeaders(this, statusCode, rawHeaders, resume, statusMessage)
@@ -133,6 +155,7 @@ export class ProxyTry implements Dispatcher.DispatchHandler, WaitingTry {
   }
 
   onUpgrade (statusCode: number, rawHeaders: unknown, socket: unknown): void {
+    this.statusCode = statusCode
     // The owner first, then the slot: a tunnel takes a slot of its own before this one is given
     // back, so the target never looks idle in between (a drain or removal waiting on it would end).
     try {
@@ -144,14 +167,15 @@ export class ProxyTry implements Dispatcher.DispatchHandler, WaitingTry {
 
   onError (err: Error): void {
     // A try that was let go of, cut when it connected: nobody to tell.
-    this.end()?.tryFailed(this, err)
+    this.end(err)?.tryFailed(this, err)
   }
 
   /** Gives the target's slot back, once; returns the owner to report to (null if the try was let go of). */
-  private end (): TryOwner | null {
+  private end (failure?: Error | string): TryOwner | null {
     const owner = this.owner
     if (owner !== null) {
       this.owner = null
+      if (this.span !== undefined) endTrySpan(this.span, this.statusCode, failure)
       this.bodyTimer?.stop()
       this.pool.waitingTries.remove(this)
       this.pool.tryEnded(this.target)
