@@ -19,7 +19,7 @@ function config (raw: Record<string, unknown>) {
 }
 
 function target (url: string, extra: Partial<NormalizedTarget> = {}): NormalizedTarget {
-  return { url, origin: url, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, tier: extra.backup === true ? 1 : 0, virtualHost: null, source: null, ...extra }
+  return { url, origin: url, basePath: '', name: null, weight: 1, backup: false, down: false, maxConnections: 0, tier: extra.backup === true ? 1 : 0, virtualHost: null, source: null, ...extra }
 }
 
 test('target diff: adds first, then updates, then removals; unchanged targets are left alone', (t) => {
@@ -34,6 +34,9 @@ test('target diff: adds first, then updates, then removals; unchanged targets ar
     { kind: 'remove', upstream: 'api', url: 'http://c' }
   ])
   t.same(diffTargets('api', [target('http://a', { maxConnections: 1 })], [target('http://a', { maxConnections: 2 })]).map((c) => c.kind), ['replace'])
+  t.same(diffTargets('api', [target('http://a')], [target('http://a', { name: 'alpha' })]), [
+    { kind: 'replace', upstream: 'api', url: 'http://a', target: { url: 'http://a', name: 'alpha', weight: 1, backup: false, down: false, maxConnections: 0 } }
+  ], 'a new name replaces the target: a target keeps its name for life')
   t.same(diffTargets('api', before, before), [])
   t.end()
 })
