@@ -48,13 +48,13 @@ test('status page actions', async (t) => {
 
   await t.test('the page has the buttons\' script, and its CSP allows it and nothing else new', async (t) => {
     const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1])
-    t.equal(scripts.length, 3, 'the main, log and actions scripts')
+    t.equal(scripts.length, 4, 'the main, sources, log and actions scripts')
     const hashes = scripts.map((script) => `'sha256-${createHash('sha256').update(script).digest('base64')}'`)
     t.match(csp, `script-src ${hashes.join(' ')};`)
     t.match(csp, "connect-src 'self'")
     t.match(csp, "form-action 'none'")
-    t.match(scripts[2], 'window.confirm(', 'every action asks first')
-    t.match(scripts[2], "'x-lolly-token': token")
+    t.match(scripts[3], 'window.confirm(', 'every action asks first')
+    t.match(scripts[3], "'x-lolly-token': token")
   })
 
   await t.test('the guard comes first, then the token, then the origin', async (t) => {
@@ -141,8 +141,8 @@ test('without a guard, or with actions: false, the page is read-only and the act
   for (const { base } of [open, readOnly]) {
     const { html, token, csp } = await page(base)
     t.equal(token, undefined, 'no token')
-    t.equal([...html.matchAll(/<script>/g)].length, 2, 'no actions script')
-    t.equal(csp.split("'sha256-").length - 1, 3, 'two scripts and the style hashed')
+    t.equal([...html.matchAll(/<script>/g)].length, 3, 'no actions script')
+    t.equal(csp.split("'sha256-").length - 1, 4, 'three scripts and the style hashed')
     const res = await request(`${base}/lolly/targets/default/${encodeURIComponent(ups[0].url)}/drain`, { method: 'POST', headers: { ...AUTH, 'x-lolly-token': 'x' } })
     t.equal(res.statusCode, 404)
     await res.body.dump()

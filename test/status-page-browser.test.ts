@@ -155,7 +155,7 @@ test('a guarded page acts: drain asks for confirmation, then the row shows drain
         balancer: 'least-connections',
         retry: false
       },
-      search: { targets: [{ discover: provider.discover, name: 'registry' }], balancer: 'p2c' }
+      search: { targets: [{ discover: provider.discover, name: 'registry' }], balancer: 'p2c', websocket: true }
     },
     status: {
       async onRequest (request, reply) {
@@ -197,6 +197,8 @@ test('a guarded page acts: drain asks for confirmation, then the row shows drain
   t.ok(log.some((line) => /assets cdn-2healthy → ejectedpassive:/.test(line)), 'the ejection from before the page opened is in its log', { log })
   t.equal(await page.locator('tr[data-name="search-b"] .tag').textContent(), 'registry', 'a discovered target is tagged with its source')
   t.match(await page.locator('p.source[data-source="registry"]').textContent(), /discover · 2 targets · answered/)
+  t.match(await page.locator('section[data-upstream="search"] .ws').textContent(), /^WebSocket: 0 open · 0 opened · 0 handshakes failed$/, 'a tunnelling upstream shows its tunnels')
+  t.equal(await page.locator('section[data-upstream="api"] .ws').isHidden(), true, 'one that does not tunnel, does not')
 
   // Dismissed: nothing happens.
   const dialogs: string[] = []

@@ -63,7 +63,7 @@ test('the page is one self-contained document whose CSP allows exactly its own s
   const style = /<style>([\s\S]*)<\/style>/.exec(html)![1]
   const hash = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
   const csp = res.headers['content-security-policy'] as string
-  t.equal(scripts.length, 2, 'the page and its change log; no buttons without a guard')
+  t.equal(scripts.length, 3, 'the page, its sources\' lines and its change log; no buttons without a guard')
   t.match(csp, `script-src ${scripts.map(hash).join(' ')};`)
   t.match(csp, `style-src ${hash(style)};`)
   t.match(csp, "default-src 'none'")

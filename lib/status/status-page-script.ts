@@ -1,8 +1,9 @@
 // The status page's browser script, shipped inside the page (no CDN, no bundler). Plain ES2017 in a
 // string: it runs in the browser, not in Node, and is hashed into the page's Content-Security-Policy.
 // It builds the page with DOM calls only (never innerHTML), so no target URL, name or reason can
-// inject markup. It hands the stream's `hello` and `state` messages on as document events, for the
-// change log (status-page-log-script.ts); the buttons are status-page-actions-script.ts's.
+// inject markup. It hands what the stream says on as document events: each view it rendered, for the
+// discovery sources' lines (status-page-sources-script.ts), and the `hello` and `state` messages, for
+// the change log (status-page-log-script.ts); the buttons are status-page-actions-script.ts's.
 export const STATUS_PAGE_SCRIPT = String.raw`(function () {
   'use strict'
   var HISTORY = 300
@@ -23,7 +24,6 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
   var clockEl = document.getElementById('clock')
   var rows = Object.create(null)
   var poolHeads = Object.create(null)
-  var sourceLines = Object.create(null)
   var shape = ''
   var offset = 0
 
@@ -43,7 +43,15 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
   function rate (v) { return v < 10 ? v.toFixed(1) : String(Math.round(v)) }
   function percent (v) { return (v * 100).toFixed(v < 0.1 ? 1 : 0) + '%' }
   function millis (v) { return v < 10 ? v.toFixed(1) + ' ms' : Math.round(v) + ' ms' }
-  function count (v) { return v.toLocaleString('en-US') }
+  // Exact up to 9,999, then 12.3k and 1.23M: a counter keeps its column's width (the exact one on hover).
+  function count (v) {
+    if (v < 1e4) return v.toLocaleString('en-US')
+    return v < 1e6 ? (v / 1e3).toFixed(v < 1e5 ? 1 : 0) + 'k' : (v / 1e6).toFixed(v < 1e7 ? 2 : 1) + 'M'
+  }
+  function setCount (cell, v, note) {
+    cell.textContent = count(v)
+    cell.title = v.toLocaleString('en-US') + (note || '')
+  }
   function serverNow () { return Date.now() + offset }
   function keyOf (upstream, url) { return upstream + ' ' + url }
   function tunnelling (upstream) {
@@ -66,9 +74,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
     var svg = svgNode('svg', 'spark', { width: SPARK_W, height: SPARK_H, viewBox: '0 0 ' + SPARK_W + ' ' + SPARK_H, 'aria-hidden': 'true' })
     // The axis, so a target with no traffic (or no history yet) still shows an empty chart.
     svg.appendChild(svgNode('line', 'spark-axis', { x1: 0, x2: SPARK_W, y1: SPARK_H - 1.5, y2: SPARK_H - 1.5 }))
-    var requests = svg.appendChild(svgNode('polyline', 'spark-requests', {}))
-    var errors = svg.appendChild(svgNode('path', 'spark-errors', {}))
-    return { svg: svg, requests: requests, errors: errors }
+    return { svg: svg, requests: svg.appendChild(svgNode('polyline', 'spark-requests', {})), errors: svg.appendChild(svgNode('path', 'spark-errors', {})) }
   }
 
   function cells (tr, names) {
@@ -101,7 +107,6 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
     var old = rows
     rows = Object.create(null)
     poolHeads = Object.create(null)
-    sourceLines = Object.create(null)
     poolsEl.textContent = ''
     view.upstreams.forEach(function (upstream) {
       var section = el('section', 'pool')
@@ -149,27 +154,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
       table.appendChild(el('tfoot')).appendChild(foot)
       poolHeads[upstream.name] = { meta: meta, ws: ws, panic: panic, totals: totals }
       section.appendChild(table)
-      view.sources.forEach(function (src) {
-        if (src.upstream !== upstream.name) return
-        var line = el('p', 'source')
-        line.setAttribute('data-source', src.name)
-        line.appendChild(el('span', 'source-name', src.name))
-        sourceLines[keyOf(src.upstream, src.name)] = { text: line.appendChild(el('span', 'source-meta')), error: line.appendChild(el('span', 'source-error')) }
-        section.appendChild(line)
-      })
       poolsEl.appendChild(section)
     })
-  }
-
-  function renderSource (src, now) {
-    var line = sourceLines[keyOf(src.upstream, src.name)]
-    var parts = [src.type, src.targets + (src.targets === 1 ? ' target' : ' targets')]
-    parts.push(src.lastAnswerAt === null ? 'no answer yet' : 'answered ' + ago(now - src.lastAnswerAt) + ' ago')
-    if (src.ttl !== null) parts.push('TTL ' + src.ttl + ' s')
-    if (src.nextLookupAt !== null) parts.push('next lookup in ' + ago(src.nextLookupAt - now))
-    parts.push(src.lookups.ok + ' ok, ' + src.lookups.empty + ' empty, ' + src.lookups.failed + ' failed')
-    line.text.textContent = parts.join(' \u00b7 ')
-    line.error.textContent = src.lastError === null ? '' : 'last error ' + ago(now - src.lastError.at) + ' ago: ' + src.lastError.message
   }
 
   function setState (row, state, ejectedUntil) {
@@ -185,11 +171,10 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
 
   function renderCounts (cellsOf, t) {
     var classes = t.responses
-    cellsOf.total.textContent = count(t.requests)
-    cellsOf.total.title = '1xx ' + count(classes['1xx']) + ', other statuses ' + count(classes.other)
-    CLASSES.forEach(function (name) { cellsOf['r' + name].textContent = count(classes[name]) })
+    setCount(cellsOf.total, t.requests, ' tries; 1xx ' + classes['1xx'] + ', other statuses ' + classes.other)
+    CLASSES.forEach(function (name) { setCount(cellsOf['r' + name], classes[name]) })
     cellsOf.r5xx.classList.toggle('bad', classes['5xx'] > 0)
-    cellsOf.failed.textContent = count(t.errors)
+    setCount(cellsOf.failed, t.errors)
     cellsOf.failed.classList.toggle('bad', t.errors > 0)
   }
 
@@ -255,7 +240,8 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
   function render (view, record) {
     offset = view.at - Date.now()
     var next = shapeOf(view)
-    if (next !== shape) {
+    var rebuilt = next !== shape
+    if (rebuilt) {
       build(view)
       shape = next
     }
@@ -273,12 +259,11 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
       })
       renderPool(upstream, view)
     })
-    view.sources.forEach(function (src) { renderSource(src, now) })
     clockEl.textContent = new Date(now).toLocaleTimeString()
+    announce('lolly:view', { view: view, rebuilt: rebuilt, now: now })
   }
 
   function announce (name, detail) { document.dispatchEvent(new CustomEvent(name, { detail: detail })) }
-
   var source = new EventSource(base + '/events')
   source.addEventListener('hello', function (e) {
     var view = JSON.parse(e.data)
