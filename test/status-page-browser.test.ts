@@ -176,7 +176,7 @@ test('a guarded page acts: drain asks for confirmation, then the row shows drain
       await new Promise((resolve) => setTimeout(resolve, 15))
     }
   })()
-  const page = await (await browserOf()).newPage({ viewport: { width: 1680, height: 900 }, deviceScaleFactor: 1 })
+  const page = await (await browserOf()).newPage({ viewport: { width: 1760, height: 900 }, deviceScaleFactor: 1 })
   t.teardown(async () => {
     traffic.on = false
     await load

@@ -23,9 +23,9 @@ h2 { font-size: 16px; margin: 0 0 8px; display: flex; align-items: baseline; gap
 .conn.down { color: var(--unhealthy); border-color: var(--unhealthy); }
 .panic { font-size: 12px; font-weight: 600; color: #fff; background: var(--unhealthy); padding: 1px 8px; border-radius: 10px; }
 .pool { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin-bottom: 16px; overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; min-width: 1360px; table-layout: fixed; font-variant-numeric: tabular-nums; }
-th.c-state { width: 160px; } th.c-weight, th.c-rps { width: 58px; } th.c-inflight, th.c-latency { width: 70px; } th.c-err { width: 60px; }
-th.c-count { width: 60px; } th.c-probe { width: 150px; } th.c-spark { width: 156px; } th.c-actions { width: 196px; }
+table { border-collapse: collapse; width: 100%; min-width: 1460px; table-layout: fixed; font-variant-numeric: tabular-nums; }
+th.c-state { width: 176px; } th.c-weight, th.c-rps { width: 58px; } th.c-inflight, th.c-latency { width: 70px; } th.c-err { width: 60px; }
+th.c-count { width: 66px; } th.c-probe { width: 176px; } th.c-spark { width: 156px; } th.c-actions { width: 196px; }
 td { overflow: hidden; text-overflow: ellipsis; }
 th { text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); padding: 4px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 td { padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; vertical-align: middle; }
