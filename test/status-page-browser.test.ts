@@ -136,7 +136,7 @@ test('a guarded page acts: drain asks for confirmation, then the row shows drain
     await startUpstream('api-3'),
     await startUpstream('cdn-1'),
     // Answers some 404s and 503s: passive health ejects it before the page opens.
-    await startUpstream('cdn-2', (_req, res) => { served++; res.statusCode = served % 5 === 0 ? 503 : served % 7 === 0 ? 404 : 200; res.end('cdn') }),
+    await startUpstream('cdn-2', (_req, res) => { served++; res.statusCode = served % 3 === 0 ? 503 : served % 7 === 0 ? 404 : 200; res.end('cdn') }),
     await startUpstream('cdn-3'),
     await startUpstream('search-a', delayed(8)),
     await startUpstream('search-b', delayed(12))
