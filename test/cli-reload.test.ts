@@ -116,7 +116,7 @@ test('applying changes: in order, removals wait, the first failure is reported a
     'added http://a to upstream u',
     'enabled http://d of upstream u',
     'disabled http://e of upstream u',
-    'replaced http://b of upstream u (backup or maxConnections changed)'
+    'replaced http://b of upstream u (backup, maxConnections or name changed)'
   ])
   t.equal(describeChange({ kind: 'weight', upstream: 'u', url: 'http://c', weight: 2 }), 'set the weight of http://c of upstream u to 2')
   t.equal(describeChange({ kind: 'remove', upstream: 'u', url: 'http://c' }), 'removed http://c from upstream u (after its in-flight requests)')

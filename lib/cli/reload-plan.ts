@@ -6,7 +6,7 @@ import type { GatewayConfig, LogLevel } from './gateway-config.js'
 export type TargetChange =
   | { kind: 'add', upstream: string, url: string, target: TargetOptions }
   | { kind: 'remove', upstream: string, url: string }
-  /** backup or maxConnections changed: the target is removed (after its in-flight requests) and added anew. */
+  /** backup, maxConnections or name changed: the target is removed (after its in-flight requests) and added anew. */
   | { kind: 'replace', upstream: string, url: string, target: TargetOptions }
   | { kind: 'weight', upstream: string, url: string, weight: number }
   | { kind: 'enable' | 'disable', upstream: string, url: string }
