@@ -67,6 +67,13 @@ export const StatusForbiddenError = createError(
   'FST_LOLLY_STATUS_FORBIDDEN', 'The status page is served to loopback clients only; set status.onRequest to decide who else may see it', 403)
 
 /**
+ * A status page action (drain, disable, enable) came without the page's token or from another
+ * origin: refused, since a page on another site could otherwise make an operator's browser send it.
+ */
+export const StatusActionForbiddenError = createError<[string]>(
+  'FST_LOLLY_STATUS_ACTION_FORBIDDEN', 'Status page actions are taken from the status page only: %s', 403)
+
+/**
  * A target answered a WebSocket handshake with a 2xx instead of 101 (no WebSocket endpoint there):
  * the client gets 502; not held against the target, nor tried elsewhere (see upstream-errors.ts).
  */

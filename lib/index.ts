@@ -16,7 +16,7 @@ import type * as websocket from './options/websocket-options.js'
 import type * as affinity from './options/affinity-options.js'
 import type * as options from './options/types.js'
 import type * as events from './pool/pool-events.js'
-import type { CheckResult as TargetCheckResult, TargetSnapshot as Snapshot, TargetState as State } from './pool/target.js'
+import type { CheckResult as TargetCheckResult, ResponseCounts as Responses, TargetSnapshot as Snapshot, TargetState as State } from './pool/target.js'
 import type * as dispatcher from './proxy/pool-dispatcher.js'
 
 /**
@@ -64,6 +64,7 @@ declare namespace lolly {
   export type TryRecord = events.TryRecord
   export type TargetState = State
   export type TargetSnapshot = Snapshot
+  export type ResponseCounts = Responses
   export type PoolDispatcher = dispatcher.PoolDispatcher
   export type UpstreamView = api.UpstreamView
   export type LollyApi = api.LollyApi

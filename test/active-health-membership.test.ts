@@ -114,7 +114,7 @@ test('membership news after stop changes nothing', async (t) => {
   await checker.stop()
   const added = pool.addTarget(readTarget(up.url, 'target'))
   const timers = clock.countTimers()
-  checker.membershipChanged({ upstream: 'default', change: 'added', target: up.url, source: null, at: Date.now() }, added)
+  checker.membershipChanged({ upstream: 'default', change: 'added', target: up.url, name: null, source: null, at: Date.now() }, added)
   t.equal(clock.countTimers(), timers, 'no timer armed')
   await clock.tickAsync(20_000)
   await idle(20)

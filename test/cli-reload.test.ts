@@ -19,7 +19,7 @@ function config (raw: Record<string, unknown>) {
 }
 
 function target (url: string, extra: Partial<NormalizedTarget> = {}): NormalizedTarget {
-  return { url, origin: url, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, tier: extra.backup === true ? 1 : 0, virtualHost: null, source: null, ...extra }
+  return { url, origin: url, basePath: '', name: null, weight: 1, backup: false, down: false, maxConnections: 0, tier: extra.backup === true ? 1 : 0, virtualHost: null, source: null, ...extra }
 }
 
 test('target diff: adds first, then updates, then removals; unchanged targets are left alone', (t) => {
@@ -34,6 +34,9 @@ test('target diff: adds first, then updates, then removals; unchanged targets ar
     { kind: 'remove', upstream: 'api', url: 'http://c' }
   ])
   t.same(diffTargets('api', [target('http://a', { maxConnections: 1 })], [target('http://a', { maxConnections: 2 })]).map((c) => c.kind), ['replace'])
+  t.same(diffTargets('api', [target('http://a')], [target('http://a', { name: 'alpha' })]), [
+    { kind: 'replace', upstream: 'api', url: 'http://a', target: { url: 'http://a', name: 'alpha', weight: 1, backup: false, down: false, maxConnections: 0 } }
+  ], 'a new name replaces the target: a target keeps its name for life')
   t.same(diffTargets('api', before, before), [])
   t.end()
 })
@@ -113,7 +116,7 @@ test('applying changes: in order, removals wait, the first failure is reported a
     'added http://a to upstream u',
     'enabled http://d of upstream u',
     'disabled http://e of upstream u',
-    'replaced http://b of upstream u (backup or maxConnections changed)'
+    'replaced http://b of upstream u (backup, maxConnections or name changed)'
   ])
   t.equal(describeChange({ kind: 'weight', upstream: 'u', url: 'http://c', weight: 2 }), 'set the weight of http://c of upstream u to 2')
   t.equal(describeChange({ kind: 'remove', upstream: 'u', url: 'http://c' }), 'removed http://c from upstream u (after its in-flight requests)')

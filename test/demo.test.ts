@@ -56,9 +56,9 @@ test('the demo balances over three upstreams, shows their state, and an outage i
 })
 
 test('a state change line names the target', (t) => {
-  const change = { upstream: 'demo', target: 'http://127.0.0.1:1', from: 'healthy', to: 'unhealthy', reason: 'probe', at: Date.UTC(2026, 0, 1, 12, 3, 4) } as const
-  t.equal(describeStateChange(change, new Map([['http://127.0.0.1:1', 'alpha']])), '  [12:03:04] alpha (http://127.0.0.1:1): healthy -> unhealthy (probe)\n')
-  t.equal(describeStateChange(change, new Map()), '  [12:03:04] http://127.0.0.1:1 (http://127.0.0.1:1): healthy -> unhealthy (probe)\n')
+  const change = { upstream: 'demo', target: 'http://127.0.0.1:1', name: null, from: 'healthy', to: 'unhealthy', reason: 'probe', at: Date.UTC(2026, 0, 1, 12, 3, 4) } as const
+  t.equal(describeStateChange({ ...change, name: 'alpha' }), '  [12:03:04] alpha (http://127.0.0.1:1): healthy -> unhealthy (probe)\n')
+  t.equal(describeStateChange(change), '  [12:03:04] http://127.0.0.1:1 (http://127.0.0.1:1): healthy -> unhealthy (probe)\n')
   t.end()
 })
 

@@ -32,6 +32,7 @@ test('https names: the default port left out of URL and Host, another kept; back
   ])
   const ported = await lookUp(resolver, sourceOf({ dns: 'https://secure.lolly.test:8443', family: 4 }))
   t.same(ported.targets.map((target) => [target.url, target.origin, target.virtualHost, target.tier]), [['https://127.0.0.2:8443', 'https://127.0.0.2:8443', 'secure.lolly.test:8443', 0]])
+  t.same(ported.targets.map((target) => target.name), ['secure.lolly.test:8443'], 'a DNS target is named by the name it was found by')
 
   const service = await lookUp(resolver, sourceOf({ srv: '_https._tcp.api.lolly.test', protocol: 'https', backup: true, family: 4 }))
   t.same(service.targets.map((target) => [target.url, target.virtualHost, target.tier, target.weight]).sort(), [

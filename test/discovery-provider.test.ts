@@ -350,7 +350,7 @@ test('a provider cannot set down: out of service is state draining', async (t) =
   const provider = testProvider([ups[0].url])
   const { rig } = await rigWith(t, provider, ups)
   await provider.yieldSet([{ url: ups[0].url, down: true }])
-  t.match(rig.app.lolly.sources[0].lastError, { message: /^FST_LOLLY_INVALID_OPTION: registry\[0\]\.down is not a known option \(known: url, weight, backup, maxConnections, state\)/ })
+  t.match(rig.app.lolly.sources[0].lastError, { message: /^FST_LOLLY_INVALID_OPTION: registry\[0\]\.down is not a known option \(known: url, name, weight, backup, maxConnections, state\)/ })
 })
 
 test('a pool whose only source has not answered waits a bounded time at ready, then answers 503 until it does', async (t) => {

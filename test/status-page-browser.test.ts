@@ -1,17 +1,18 @@
 import fs from 'node:fs'
 import path from 'node:path'
-import { test } from 'tap'
+import { teardown, test } from 'tap'
 import Fastify from 'fastify'
-import { chromium } from 'playwright-core'
+import { chromium, type Browser } from 'playwright-core'
 import lolly from '../lib/index.js'
+import { testProvider } from './helpers/target-provider.js'
 import { startUpstream, type Upstream } from './helpers/upstreams.js'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARTIFACTS = path.join(__dirname, '..', 'test-artifacts')
 const DOCS_SCREENSHOT = path.join(__dirname, '..', 'docs', 'status-page.png')
-// The screenshot always goes to test-artifacts/. To refresh the README's docs/status-page.png, run
-// `LOLLY_SCREENSHOT_SECONDS=120 npx tap test/status-page-browser.test.ts -t 300`: the traffic runs that
-// long first, so the sparklines have something to show. Plain test runs leave the docs image alone.
+// The screenshot (of the second test's page) always goes to test-artifacts/. To refresh the README's
+// docs/status-page.png, run `LOLLY_SCREENSHOT_SECONDS=120 npx tap test/status-page-browser.test.ts -t 300`:
+// the traffic runs that long first, so the sparklines have something to show. Plain test runs leave the docs image alone.
 const SCREENSHOT_AFTER = Number(process.env.LOLLY_SCREENSHOT_SECONDS ?? 0)
 const CHECK_INTERVAL = 500
 
@@ -25,9 +26,22 @@ function delayed (ms: number, status = 200) {
   }
 }
 
-test('the page follows the stream: a target that dies turns unhealthy within a check interval, without a reload', {
-  skip: !fs.existsSync(CHROMIUM) && `${CHROMIUM} is not installed (apt-get install chromium); CI installs it`
-}, async (t) => {
+const SKIP = !fs.existsSync(CHROMIUM) && `${CHROMIUM} is not installed (apt-get install chromium); CI installs it`
+// One browser for the file: launching it is most of a test's time.
+let launched: Promise<Browser> | undefined
+function browserOf (): Promise<Browser> {
+  if (launched === undefined) {
+    launched = chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    })
+    teardown(async () => { await (await launched!).close() })
+  }
+  return launched
+}
+
+test('the page follows the stream: a target that dies turns unhealthy within a check interval, without a reload', { skip: SKIP }, async (t) => {
   let flaky = 0
   const ups: Upstream[] = [
     await startUpstream('a'),
@@ -65,19 +79,15 @@ test('the page follows the stream: a target that dies turns unhealthy within a c
     }
   })()
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync']
-  })
+  const browser = await browserOf()
+  const page = await browser.newPage({ viewport: { width: 1360, height: 760 }, deviceScaleFactor: 1 })
   t.teardown(async () => {
     traffic.on = false
     await load
-    await browser.close()
+    await page.close()
     await app.close()
     await Promise.all(ups.map((u) => u.close()))
   })
-  const page = await browser.newPage({ viewport: { width: 1360, height: 760 }, deviceScaleFactor: 1 })
   const consoleErrors: string[] = []
   page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
   page.on('pageerror', (err) => consoleErrors.push(err.message))
@@ -115,11 +125,101 @@ test('the page follows the stream: a target that dies turns unhealthy within a c
   }, b.url, { timeout: 3000 })
   await page.waitForFunction(() => document.querySelector('td.rps')?.textContent !== '\u2014', undefined, { timeout: 3000 })
 
+  t.same(consoleErrors, [], 'the page logged no errors')
+})
+
+test('a guarded page acts: drain asks for confirmation, then the row shows draining; the changes from before it opened are in its log', { skip: SKIP }, async (t) => {
+  let served = 0
+  const ups: Upstream[] = [
+    await startUpstream('api-1'),
+    await startUpstream('api-2', delayed(20)),
+    await startUpstream('api-3'),
+    await startUpstream('cdn-1'),
+    // Answers some 404s and 503s: passive health ejects it before the page opens.
+    await startUpstream('cdn-2', (_req, res) => { served++; res.statusCode = served % 3 === 0 ? 503 : served % 7 === 0 ? 404 : 200; res.end('cdn') }),
+    await startUpstream('cdn-3'),
+    await startUpstream('search-a', delayed(8)),
+    await startUpstream('search-b', delayed(12))
+  ]
+  const provider = testProvider([{ url: ups[6].url, name: 'search-a' }, { url: ups[7].url, name: 'search-b' }])
+  const app = Fastify()
+  await app.register(lolly, {
+    upstreams: {
+      api: {
+        targets: [{ url: ups[0].url, name: 'api-1' }, { url: ups[1].url, name: 'api-2', weight: 2 }, { url: ups[2].url, name: 'api-3', backup: true }],
+        healthCheck: { interval: 1000, timeout: 200 },
+        retry: false
+      },
+      assets: {
+        targets: [{ url: ups[3].url, name: 'cdn-1' }, { url: ups[4].url, name: 'cdn-2' }, { url: ups[5].url, name: 'cdn-3', down: true }],
+        balancer: 'least-connections',
+        retry: false
+      },
+      search: { targets: [{ discover: provider.discover, name: 'registry' }], balancer: 'p2c', websocket: true }
+    },
+    status: {
+      async onRequest (request, reply) {
+        if (request.headers.authorization !== 'Bearer s3cret') await reply.code(401).send({ error: 'who are you' })
+      }
+    }
+  })
+  app.get('/assets/*', { config: { upstream: 'assets' } }, (_req, reply) => reply.from())
+  app.get('/search/*', { config: { upstream: 'search' } }, (_req, reply) => reply.from())
+  app.get('/*', (_req, reply) => reply.from())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`
+
+  const traffic = { on: true }
+  const load = (async () => {
+    for (let i = 0; traffic.on; i++) {
+      await Promise.all([app.inject(i % 9 === 0 ? '/api/missing' : '/api/items'), app.inject('/assets/logo.png'), app.inject(i % 3 === 0 ? '/search/q' : '/api/x')])
+      await new Promise((resolve) => setTimeout(resolve, 15))
+    }
+  })()
+  const page = await (await browserOf()).newPage({ viewport: { width: 1760, height: 900 }, deviceScaleFactor: 1 })
+  t.teardown(async () => {
+    traffic.on = false
+    await load
+    await page.close()
+    await app.close()
+    await Promise.all(ups.map((u) => u.close()))
+  })
+  const consoleErrors: string[] = []
+  page.on('console', (message) => { if (message.type() === 'error') consoleErrors.push(message.text()) })
+  page.on('pageerror', (err) => consoleErrors.push(err.message))
+  await page.setExtraHTTPHeaders({ authorization: 'Bearer s3cret' })
+
+  const ejected = new Promise<void>((resolve) => app.lolly.on('state', (change) => { if (change.name === 'cdn-2' && change.to === 'ejected') resolve() }))
+  await ejected
+  t.equal((await page.goto(`${base}/lolly`))?.status(), 200)
+  await page.waitForSelector('#conn.live', { timeout: 5000 })
+  const log = await page.locator('#log li').allTextContents()
+  t.ok(log.some((line) => /assets cdn-2healthy → ejectedpassive:/.test(line)), 'the ejection from before the page opened is in its log', { log })
+  t.equal(await page.locator('tr[data-name="search-b"] .tag').textContent(), 'registry', 'a discovered target is tagged with its source')
+  t.match(await page.locator('p.source[data-source="registry"]').textContent(), /discover · 2 targets · answered/)
+  t.match(await page.locator('section[data-upstream="search"] .ws').textContent(), /^WebSocket: 0 open · 0 opened · 0 handshakes failed$/, 'a tunnelling upstream shows its tunnels')
+  t.equal(await page.locator('section[data-upstream="api"] .ws').isHidden(), true, 'one that does not tunnel, does not')
+
+  // Dismissed: nothing happens.
+  const dialogs: string[] = []
+  page.once('dialog', (dialog) => { dialogs.push(dialog.message()); dialog.dismiss().catch(() => {}) })
+  await page.click('tr[data-name="api-1"] button[data-action="disable"]')
+  t.equal(app.lolly.upstreams.api.targets[0].state, 'healthy', 'a dismissed confirmation does nothing')
+
+  page.once('dialog', (dialog) => { dialogs.push(dialog.message()); dialog.accept().catch(() => {}) })
+  await page.click('tr[data-name="api-2"] button[data-action="drain"]')
+  await page.waitForSelector('tr[data-name="api-2"][data-state="draining"]', { timeout: 3000 })
+  t.match(dialogs, [/^Disable api-1 \(http:\/\/127\.0\.0\.1:\d+\) of upstream api\?/, /^Drain api-2 \(http:\/\/127\.0\.0\.1:\d+\) of upstream api\? It takes no new requests/])
+  t.equal(app.lolly.upstreams.api.targets[1].state, 'draining', 'the target is draining')
+  await page.waitForSelector('tr[data-name="api-2"] button[data-action="enable"]:not([disabled])', { timeout: 3000 })
+  t.match(await page.locator('#notice').textContent(), /api-2 .* of upstream api: draining/)
+  t.match((await page.locator('#log li').first().textContent()) ?? '', /api api-2healthy → drainingdrained at runtime/)
+  await page.waitForFunction(() => document.querySelector('section[data-upstream="assets"] tr.totals td.r5xx')?.textContent !== '0', undefined, { timeout: 3000 })
+
   if (SCREENSHOT_AFTER > 0) await new Promise((resolve) => setTimeout(resolve, SCREENSHOT_AFTER * 1000))
   fs.mkdirSync(ARTIFACTS, { recursive: true })
-  const screenshot = await page.screenshot({ path: path.join(ARTIFACTS, 'status-page.png') })
+  const screenshot = await page.screenshot({ path: path.join(ARTIFACTS, 'status-page.png'), fullPage: true })
   if (SCREENSHOT_AFTER > 0) fs.writeFileSync(DOCS_SCREENSHOT, screenshot)
   t.ok(screenshot.length > 10_000, 'a screenshot was taken')
-
   t.same(consoleErrors, [], 'the page logged no errors')
 })

@@ -57,12 +57,14 @@ test('the page is one self-contained document whose CSP allows exactly its own s
   t.equal(res.headers['content-type'], 'text/html; charset=utf-8')
   t.equal(res.headers['x-content-type-options'], 'nosniff')
   const html = await res.body.text()
-  t.match(html, '<html lang="en" data-base="/admin/upstreams">')
-  const script = /<script>([\s\S]*)<\/script>/.exec(html)![1]
+  t.match(html, '<html lang="en" data-base="/admin/upstreams" data-history="100">')
+  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1])
+  const script = scripts.join('\n')
   const style = /<style>([\s\S]*)<\/style>/.exec(html)![1]
   const hash = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
   const csp = res.headers['content-security-policy'] as string
-  t.match(csp, `script-src ${hash(script)};`)
+  t.equal(scripts.length, 3, 'the page, its sources\' lines and its change log; no buttons without a guard')
+  t.match(csp, `script-src ${scripts.map(hash).join(' ')};`)
   t.match(csp, `style-src ${hash(style)};`)
   t.match(csp, "default-src 'none'")
   t.match(csp, "connect-src 'self'")
@@ -139,7 +141,11 @@ test('bad status options fail register naming the path', async (t) => {
     [{ path: '/' + 'x'.repeat(200) }, /^status\.path must be/],
     [{ path: 7 }, /^status\.path must be/],
     [{ onRequest: 'admin' }, /^status\.onRequest must be a Fastify onRequest hook function, got 'admin'/],
-    [{ guard: () => {} }, /^status\.guard is not a known option \(known: path, onRequest\)/]
+    [{ guard: () => {} }, /^status\.guard is not a known option \(known: path, onRequest, actions, history\)/],
+    [{ actions: 'yes' }, /^status\.actions must be a boolean, got 'yes'/],
+    [{ history: -1 }, /^status\.history must be an integer from 0 to 10000, got -1/],
+    [{ history: 10_001 }, /^status\.history must be an integer from 0 to 10000/],
+    [{ history: 1.5 }, /^status\.history must be an integer/]
   ]
   for (const [status, message] of cases) {
     const app = Fastify()

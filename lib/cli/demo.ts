@@ -35,7 +35,6 @@ const NAMES = ['alpha', 'bravo', 'charlie']
 export async function startDemo (options: DemoOptions): Promise<Demo> {
   const interval = options.healthInterval ?? 2000
   const upstreams = await Promise.all(NAMES.map((name) => startDemoUpstream(name)))
-  const nameOf = new Map(upstreams.map((upstream) => [upstream.url, upstream.name]))
   const app = Fastify({ logger: false })
   const close = async (): Promise<void> => {
     await app.close()
@@ -43,7 +42,7 @@ export async function startDemo (options: DemoOptions): Promise<Demo> {
   }
   try {
     await app.register(lolly, {
-      upstreams: { demo: { targets: upstreams.map((upstream) => upstream.url) } },
+      upstreams: { demo: { targets: upstreams.map((upstream) => ({ url: upstream.url, name: upstream.name })) } },
       healthCheck: { path: '/health', interval, timeout: Math.min(1000, interval - 1), healthyThreshold: 2, unhealthyThreshold: 2 },
       // The live status page at /lolly, served to loopback clients only.
       status: true
@@ -52,7 +51,7 @@ export async function startDemo (options: DemoOptions): Promise<Demo> {
     // Indented and newline-terminated: these are read in a terminal, from curl.
     app.get('/_lolly/targets', async (_request, reply) => reply.type('application/json').send(pretty({
       upstream: 'demo',
-      targets: app.lolly.upstreams.demo.targets.map((target) => ({ name: nameOf.get(target.url), ...target }))
+      targets: app.lolly.upstreams.demo.targets
     })))
     app.post<{ Params: { name: string, action: string } }>('/_demo/:name/:action', async (request, reply) => {
       const upstream = upstreams.find((candidate) => candidate.name === request.params.name)
@@ -64,7 +63,7 @@ export async function startDemo (options: DemoOptions): Promise<Demo> {
       return reply.type('application/json').send(pretty({ upstream: upstream.name, failing: upstream.failing }))
     })
     await app.register(async (scope) => registerProxyRoutes(scope, [{ prefix: '', rewritePrefix: '', upstream: 'demo' }]))
-    app.lolly.on('state', (change: StateChange) => options.out.write(describeStateChange(change, nameOf)))
+    app.lolly.on('state', (change: StateChange) => options.out.write(describeStateChange(change)))
     await app.listen({ host: options.host, port: options.port })
   } catch (err) {
     await close()
@@ -119,8 +118,8 @@ function pretty (value: unknown): string {
   return JSON.stringify(value, null, 2) + '\n'
 }
 
-export function describeStateChange (change: StateChange, nameOf: ReadonlyMap<string, string>): string {
+export function describeStateChange (change: StateChange): string {
   const time = new Date(change.at).toISOString().slice(11, 19)
-  const name = nameOf.get(change.target) ?? change.target
+  const name = change.name ?? change.target
   return `  [${time}] ${name} (${change.target}): ${change.from} -> ${change.to} (${change.reason})\n`
 }

@@ -6,7 +6,7 @@ import type { GatewayConfig, LogLevel } from './gateway-config.js'
 export type TargetChange =
   | { kind: 'add', upstream: string, url: string, target: TargetOptions }
   | { kind: 'remove', upstream: string, url: string }
-  /** backup or maxConnections changed: the target is removed (after its in-flight requests) and added anew. */
+  /** backup, maxConnections or name changed: the target is removed (after its in-flight requests) and added anew. */
   | { kind: 'replace', upstream: string, url: string, target: TargetOptions }
   | { kind: 'weight', upstream: string, url: string, weight: number }
   | { kind: 'enable' | 'disable', upstream: string, url: string }
@@ -77,7 +77,7 @@ export function diffTargets (upstream: string, before: readonly NormalizedTarget
       continue
     }
     kept.add(target.url)
-    if (previous.backup !== target.backup || previous.maxConnections !== target.maxConnections) {
+    if (previous.backup !== target.backup || previous.maxConnections !== target.maxConnections || previous.name !== target.name) {
       updates.push({ kind: 'replace', upstream, url: target.url, target: targetOptions(target) })
       continue
     }
@@ -91,7 +91,9 @@ export function diffTargets (upstream: string, before: readonly NormalizedTarget
 }
 
 function targetOptions (target: NormalizedTarget): TargetOptions {
-  return { url: target.url, weight: target.weight, backup: target.backup, down: target.down, maxConnections: target.maxConnections }
+  const options: TargetOptions = { url: target.url, weight: target.weight, backup: target.backup, down: target.down, maxConnections: target.maxConnections }
+  if (target.name !== null) options.name = target.name
+  return options
 }
 
 /**

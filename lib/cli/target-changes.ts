@@ -62,7 +62,7 @@ export function describeChange (change: TargetChange): string {
   switch (change.kind) {
     case 'add': return `added ${change.url} to ${where}`
     case 'remove': return `removed ${change.url} from ${where} (after its in-flight requests)`
-    case 'replace': return `replaced ${change.url} of ${where} (backup or maxConnections changed)`
+    case 'replace': return `replaced ${change.url} of ${where} (backup, maxConnections or name changed)`
     case 'weight': return `set the weight of ${change.url} of ${where} to ${change.weight}`
     case 'enable': return `enabled ${change.url} of ${where}`
     case 'disable': return `disabled ${change.url} of ${where}`

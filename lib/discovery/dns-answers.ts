@@ -62,7 +62,7 @@ function targetAt (source: NormalizedDnsSource | NormalizedSrvSource, address: s
   // canonical text form, the one URL would produce; building the string directly spares a URL parse
   // per address per lookup (a thousand of them every second for a large fleet).
   const origin = `${source.protocol}//${address.includes(':') ? `[${address}]` : address}${port === (source.protocol === 'https:' ? 443 : 80) ? '' : `:${port}`}`
-  return { url: origin + source.basePath, origin, basePath: source.basePath, weight, backup: tier > 0, down: false, maxConnections, tier, virtualHost, source: source.name }
+  return { url: origin + source.basePath, origin, basePath: source.basePath, name: virtualHost, weight, backup: tier > 0, down: false, maxConnections, tier, virtualHost, source: source.name }
 }
 
 function hostWithPort (name: string, protocol: string, port: number): string {

@@ -52,7 +52,9 @@ export async function registerLolly (app: FastifyInstance, rawOptions: LollyOpti
   destinations.install(app)
 
   if (options.metrics !== null) installMetrics(app, poolList, () => discovery.snapshots(), options.metrics)
-  if (options.status !== null) registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream, sources: () => discovery.snapshots() })
+  if (options.status !== null) {
+    registerStatusRoutes(app, options.status, { pools: poolList, defaultUpstream: options.defaultUpstream, sources: () => discovery.snapshots(), actions: api })
+  }
 
   app.addHook('onReady', async () => {
     // Every route is bound by now: Node's server leaves upgrades to a listener only if there is one.

@@ -243,7 +243,7 @@ export class TargetHealth {
     }
     this.counts.move(target, from, to)
     const panic = this.updatePanic()
-    this.host.transitioned(target, { upstream: this.settings.upstream, target: target.url, from, to, reason, at }, panic, resumed)
+    this.host.transitioned(target, { upstream: this.settings.upstream, target: target.url, name: target.name, from, to, reason, at }, panic, resumed)
     return true
   }
 

@@ -9,7 +9,7 @@ const DNS_KEYS = ['dns', ...TEMPLATE_KEYS, ...SHARED_KEYS]
 const SRV_KEYS = ['srv', 'protocol', 'basePath', ...TEMPLATE_KEYS, ...SHARED_KEYS]
 const PROVIDER_KEYS = ['discover', 'name', ...SHARED_KEYS]
 // No `down`: a source says an instance is out with `state: 'draining'`, and `disable` is the operator's.
-const DISCOVERED_KEYS = ['url', 'weight', 'backup', 'maxConnections', 'state']
+const DISCOVERED_KEYS = ['url', 'name', 'weight', 'backup', 'maxConnections', 'state']
 // RFC 2782's service name: `_service._proto.name`.
 const SRV_NAME = /^_[A-Za-z0-9-]{1,63}\._(?:tcp|udp|tls|sctp)\.(?:[A-Za-z0-9_-]{1,63}\.)*[A-Za-z0-9_-]{1,63}\.?$/
 const BASE_PATH = /^(?:\/[A-Za-z0-9\-._~!$&'()*+,;=:@%]+)*\/?$/

@@ -15,6 +15,7 @@ export function readTargetEntries (object: Plain, key: string, path: string): { 
   const targets: NormalizedTarget[] = []
   const sources: NormalizedSource[] = []
   const urls = new Set<string>()
+  const targetNames = new Set<string>()
   const names = new Set<string>()
   let unnamed = 0
   for (let i = 0; i < value.length; i++) {
@@ -32,6 +33,10 @@ export function readTargetEntries (object: Plain, key: string, path: string): { 
     const target = readTarget(entry, at)
     if (urls.has(target.url)) throw invalid(at, 'unique within its upstream', target.url)
     urls.add(target.url)
+    if (target.name !== null) {
+      if (targetNames.has(target.name)) throw invalid(`${at}.name`, 'a target name used once within its upstream', target.name)
+      targetNames.add(target.name)
+    }
     targets.push(target)
   }
   return { targets, sources }

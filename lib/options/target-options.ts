@@ -1,7 +1,7 @@
 import type { NormalizedTarget } from './types.js'
-import { checkKeys, invalid, isPlainObject, readBoolean, readInteger, type Plain } from './option-reader.js'
+import { checkKeys, invalid, isPlainObject, join, readBoolean, readInteger, type Plain } from './option-reader.js'
 
-const TARGET_KEYS = ['url', 'weight', 'backup', 'down', 'maxConnections'] as const
+const TARGET_KEYS = ['url', 'name', 'weight', 'backup', 'down', 'maxConnections'] as const
 /**
  * The one weight limit, for options, runtime calls and reloads alike. A million is far past any real
  * ratio, and keeps the balancers' arithmetic (sums of weights, 1 / weight) exact.
@@ -25,6 +25,7 @@ export function readTarget (input: unknown, path: string): NormalizedTarget {
     url,
     origin,
     basePath,
+    name: readTargetName(object, path),
     weight: readWeight(object, path),
     backup: readBoolean(object, 'backup', path, false),
     down: readBoolean(object, 'down', path, false),
@@ -33,6 +34,17 @@ export function readTarget (input: unknown, path: string): NormalizedTarget {
     virtualHost: null,
     source: null
   }
+}
+
+// Shown on the status page, in logs and events: printable text (no control characters) of a sane length.
+const TARGET_NAME = /^\P{Cc}{1,100}$/u
+
+/** Reads `name` of `object`: 1 to 100 printable characters, null when absent. */
+export function readTargetName (object: Plain, path: string): string | null {
+  const name = object.name
+  if (name === undefined) return null
+  if (typeof name !== 'string' || !TARGET_NAME.test(name)) throw invalid(join(path, 'name'), 'a name of 1 to 100 printable characters', name)
+  return name
 }
 
 /** Reads `weight` of `object`: an integer from 1 to MAX_WEIGHT, 1 when absent. */

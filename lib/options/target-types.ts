@@ -4,6 +4,11 @@
 export interface TargetOptions {
   /** http: or https: origin, optionally with a base path (`http://10.0.0.1:8080/api`). */
   url: string
+  /**
+   * What the status page, snapshots and events call it (`api-1`); unique within its upstream. Default
+   * none: the page shows its host and port.
+   */
+  name?: string
   /** Share of traffic relative to the other targets; an integer from 1 to 1000000. Default 1. */
   weight?: number
   /** Only used when no primary target can take traffic. Default false. */
@@ -106,6 +111,8 @@ export interface NormalizedTarget {
   origin: string
   /** Path prefix of the target without a trailing slash: '' or '/api'. */
   basePath: string
+  /** Its `name`; for a DNS or SRV target the name it was found by (`api.internal:8080`); null when none. */
+  name: string | null
   weight: number
   backup: boolean
   down: boolean

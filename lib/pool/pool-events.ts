@@ -21,6 +21,8 @@ export const CLIENT_BODY_TIMEOUT = 'FST_LOLLY_CLIENT_BODY_TIMEOUT'
 export interface StateChange {
   upstream: string
   target: string
+  /** The target's name; null when it has none. */
+  name: string | null
   from: TargetState
   to: TargetState
   reason: string
@@ -41,6 +43,8 @@ export interface PanicChange {
 export interface MembershipChange {
   upstream: string
   target: string
+  /** The target's name; null when it has none. */
+  name: string | null
   change: 'added' | 'removed'
   /** The discovery source that added or removed it; null for a runtime call. */
   source: string | null

@@ -29,8 +29,21 @@ export interface CheckResult {
   error: string | null
 }
 
+/** Responses by status class, as HAProxy's hrsp_1xx..hrsp_5xx and hrsp_other. */
+export interface ResponseCounts {
+  '1xx': number
+  '2xx': number
+  '3xx': number
+  '4xx': number
+  '5xx': number
+  /** Statuses outside 100 to 599. */
+  other: number
+}
+
 export interface TargetSnapshot {
   url: string
+  /** Its configured name (a DNS or SRV target: the name it was found by); null when it has none. */
+  name: string | null
   upstream: string
   state: TargetState
   available: boolean
@@ -44,6 +57,10 @@ export interface TargetSnapshot {
   inflight: number
   requests: number
   failures: number
+  /** Tries it answered, by status class, since it joined. */
+  responses: ResponseCounts
+  /** Tries that failed on its side without an answer, or whose answer broke off: refused, reset, timed out. */
+  errors: number
   /** Failures since the last good response (statuses outside passive.statuses count as good). */
   consecutiveFailures: number
   /** When a passive ejection ends (ms since the epoch); null when not ejected. */
@@ -81,6 +98,8 @@ export interface TargetConnectionSettings {
  */
 export class Target {
   readonly url: string
+  /** See NormalizedTarget.name. */
+  readonly name: string | null
   readonly origin: string
   readonly basePath: string
   /**
@@ -107,6 +126,12 @@ export class Target {
   readonly inflight: number = 0
   readonly requests: number = 0
   readonly failures: number = 0
+  /**
+   * Answers by status class: slot 1 to 5 for 1xx to 5xx, slot 0 for statuses outside 100-599, so
+   * counting one is a division and an increment. Its slots are written by the pool only.
+   */
+  readonly responseClasses = new Float64Array(6)
+  readonly errors: number = 0
   readonly consecutiveFailures: number = 0
   /** EWMA of the time to response headers, ms; -1 before the first response. */
   readonly latencyMs: number = -1
@@ -139,6 +164,7 @@ export class Target {
 
   constructor (config: NormalizedTarget, upstream: string, settings: TargetConnectionSettings, state: TargetState, now: number) {
     this.url = config.url
+    this.name = config.name
     this.origin = config.origin
     this.basePath = config.basePath
     this.host = config.virtualHost ?? new URL(config.origin).host
@@ -176,8 +202,10 @@ export class Target {
   }
 
   snapshot (): TargetSnapshot {
+    const classes = this.responseClasses
     return {
       url: this.url,
+      name: this.name,
       upstream: this.upstream,
       state: this.state,
       available: this.state === 'healthy',
@@ -190,6 +218,8 @@ export class Target {
       inflight: this.inflight,
       requests: this.requests,
       failures: this.failures,
+      responses: { '1xx': classes[1], '2xx': classes[2], '3xx': classes[3], '4xx': classes[4], '5xx': classes[5], other: classes[0] },
+      errors: this.errors,
       consecutiveFailures: this.consecutiveFailures,
       ejectedUntil: this.ejectedUntil === 0 ? null : this.ejectedUntil,
       latencyMs: this.latencyMs < 0 ? null : Math.round(this.latencyMs * 1000) / 1000,
@@ -206,7 +236,7 @@ type Writable<T, K extends keyof T> = { -readonly [P in K]: T[P] }
 
 /** The fields the pool writes. Imported only in lib/pool (eslint.config.js enforces it). */
 export type PoolFields = Writable<Target, 'index' | 'tier' | 'maxConnections' | 'weight' | 'effectiveWeight' | 'inflight' |
-'requests' | 'failures' | 'consecutiveFailures' | 'latencyMs' | 'retryAfterUntil' | 'routable' | 'tunnels' | 'tunnelsOpened' |
+'requests' | 'failures' | 'errors' | 'consecutiveFailures' | 'latencyMs' | 'retryAfterUntil' | 'routable' | 'tunnels' | 'tunnelsOpened' |
 'handshakesFailed'>
 
 /** The fields the pool's TargetHealth writes. Imported only in lib/health (eslint.config.js enforces it). */

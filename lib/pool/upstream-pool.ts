@@ -145,6 +145,8 @@ export class UpstreamPool implements HealthHost {
   /** A try got response headers after `durationMs`: a failure if the status is one passive health counts. */
   tryAnswered (target: Target, status: number, durationMs: number): void {
     const fields = writable(target)
+    const statusClass = (status / 100) | 0
+    target.responseClasses[statusClass >= 1 && statusClass <= 5 ? statusClass : 0]++
     fields.latencyMs = target.latencyMs < 0 ? durationMs : target.latencyMs + LATENCY_ALPHA * (durationMs - target.latencyMs)
     if (this.failureStatuses.has(status)) {
       fields.failures++
@@ -160,6 +162,7 @@ export class UpstreamPool implements HealthHost {
   tryFailed (target: Target, reason: string): void {
     const fields = writable(target)
     fields.failures++
+    fields.errors++
     fields.consecutiveFailures++
     this.health.trafficFailed(target, reason, 0)
   }
@@ -226,7 +229,7 @@ export class UpstreamPool implements HealthHost {
     const { target, panic } = this.admit(config)
     if (target.state === 'healthy') this.slowStart?.begin(target)
     if (panic !== undefined) this.reportPanic(panic)
-    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'added', source: target.source, at: Date.now() }, target)
+    this.observers.membershipChanged({ upstream: this.name, target: target.url, name: target.name, change: 'added', source: target.source, at: Date.now() }, target)
     return target
   }
 
@@ -248,7 +251,7 @@ export class UpstreamPool implements HealthHost {
     const panic = this.health.forget(target)
     this.sets.invalidate()
     if (panic !== undefined) this.reportPanic(panic)
-    this.observers.membershipChanged({ upstream: this.name, target: target.url, change: 'removed', source: target.source, at: Date.now() }, target)
+    this.observers.membershipChanged({ upstream: this.name, target: target.url, name: target.name, change: 'removed', source: target.source, at: Date.now() }, target)
   }
 
   setWeight (target: Target, weight: number): void {

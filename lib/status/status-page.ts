@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto'
+import { STATUS_PAGE_ACTIONS_SCRIPT } from './status-page-actions-script.js'
+import { STATUS_PAGE_LOG_SCRIPT } from './status-page-log-script.js'
 import { STATUS_PAGE_SCRIPT } from './status-page-script.js'
+import { STATUS_PAGE_SOURCES_SCRIPT } from './status-page-sources-script.js'
 
 const STYLE = `
 :root { color-scheme: light dark; --bg: #f6f8fa; --panel: #fff; --text: #1f2328; --muted: #656d76; --line: #d0d7de;
@@ -20,14 +23,26 @@ h2 { font-size: 16px; margin: 0 0 8px; display: flex; align-items: baseline; gap
 .conn.down { color: var(--unhealthy); border-color: var(--unhealthy); }
 .panic { font-size: 12px; font-weight: 600; color: #fff; background: var(--unhealthy); padding: 1px 8px; border-radius: 10px; }
 .pool { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin-bottom: 16px; overflow-x: auto; }
-table { border-collapse: collapse; width: 100%; min-width: 1100px; table-layout: fixed; font-variant-numeric: tabular-nums; }
-th:nth-child(1) { width: 22%; } th:nth-child(2) { width: 10%; } th:nth-child(3), th:nth-child(5), th:nth-child(6) { width: 5%; }
-th:nth-child(4), th:nth-child(7), th:nth-child(9) { width: 6%; } th:nth-child(8) { width: 20%; } th:nth-child(10) { width: 170px; }
+table { border-collapse: collapse; width: 100%; min-width: 1460px; table-layout: fixed; font-variant-numeric: tabular-nums; }
+th.c-state { width: 176px; } th.c-weight, th.c-rps { width: 58px; } th.c-inflight, th.c-latency { width: 70px; } th.c-err { width: 60px; }
+th.c-count { width: 66px; } th.c-probe { width: 176px; } th.c-spark { width: 156px; } th.c-actions { width: 196px; }
 td { overflow: hidden; text-overflow: ellipsis; }
-th { text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); padding: 4px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td { padding: 6px 10px; border-bottom: 1px solid var(--line); white-space: nowrap; vertical-align: middle; }
-tr.target td:first-child { border-left: 4px solid var(--state, var(--line)); }
+th { text-align: left; font-size: 12px; font-weight: 600; color: var(--muted); padding: 4px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+td { padding: 6px 8px; border-bottom: 1px solid var(--line); white-space: nowrap; vertical-align: middle; }
+tr.target td:first-child, tr.totals td:first-child { border-left: 4px solid var(--state, var(--line)); }
+tr.totals td { font-weight: 600; border-bottom: none; }
+tr.totals .label { font-weight: 600; }
 .url { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 13px; }
+.url .name { font: 600 14px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin-right: 8px; }
+.url .addr { color: var(--muted); font-size: 12px; }
+.ws { margin-left: 4px; }
+.actions { text-align: right; overflow: visible; }
+tr.totals td.state::before { display: none; }
+.act { font: 12px system-ui, sans-serif; padding: 1px 8px; margin-left: 4px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--line); background: var(--bg); color: var(--text); }
+.act:hover:not(:disabled) { border-color: var(--draining); color: var(--draining); }
+.act:disabled { opacity: 0.35; cursor: default; }
+.notice { font-size: 13px; color: var(--muted); }
 .source { margin: 6px 0 0; font-size: 12px; color: var(--muted); }
 .source-name { font-family: ui-monospace, monospace; margin-right: 10px; color: inherit; }
 .source-error { margin-left: 10px; color: #c0392b; }
@@ -47,6 +62,7 @@ tr[data-state="disabled"] td:not(.state) { color: var(--muted); }
 .spark-axis { stroke: var(--line); stroke-width: 1; }
 .spark-requests { stroke: var(--spark); }
 .spark-errors { stroke: var(--unhealthy); }
+#log-empty { color: var(--muted); font-size: 13px; margin: 0; }
 #log { list-style: none; margin: 0; padding: 0; font-size: 13px; max-height: 232px; overflow-y: auto; }
 .change { display: flex; gap: 12px; padding: 4px 0; border-bottom: 1px solid var(--line); }
 .change .what { font-weight: 600; color: var(--state); }
@@ -61,6 +77,16 @@ function escapeAttribute (text: string): string {
   return text.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
 
+/** What the page is rendered with, once at register. */
+export interface StatusPageSettings {
+  /** Where its routes are. */
+  basePath: string
+  /** How many state changes the server keeps, and so the log shows. */
+  history: number
+  /** The token the action routes want; null: a read-only page, no buttons. */
+  actionToken: string | null
+}
+
 export interface StatusPage {
   html: string
   /** Allows exactly the page's own style and script, and connections back to this origin. */
@@ -68,13 +94,16 @@ export interface StatusPage {
 }
 
 /**
- * The status page: one self-contained document (inline CSS and script, nothing fetched but the
- * event stream). Built once at register; `basePath` is where its routes are, read by the script
- * from an attribute so the script, and its hash, never change.
+ * The status page: one self-contained document (inline CSS and scripts, nothing fetched but the
+ * event stream and, with buttons, their POSTs). Built once at register; the settings are read by the
+ * scripts from attributes so the scripts, and their hashes, never change.
  */
-export function renderStatusPage (basePath: string): StatusPage {
+export function renderStatusPage (settings: StatusPageSettings): StatusPage {
+  const scripts = [STATUS_PAGE_SCRIPT, STATUS_PAGE_SOURCES_SCRIPT, STATUS_PAGE_LOG_SCRIPT]
+  if (settings.actionToken !== null) scripts.push(STATUS_PAGE_ACTIONS_SCRIPT)
+  const token = settings.actionToken === null ? '' : ` data-token="${escapeAttribute(settings.actionToken)}"`
   const html = `<!doctype html>
-<html lang="en" data-base="${escapeAttribute(basePath)}">
+<html lang="en" data-base="${escapeAttribute(settings.basePath)}" data-history="${settings.history}"${token}>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -83,16 +112,16 @@ export function renderStatusPage (basePath: string): StatusPage {
 <style>${STYLE}</style>
 </head>
 <body>
-<header><h1>fastify-lolly upstreams</h1><span id="conn" class="conn">connecting…</span><span id="clock"></span></header>
+<header><h1>fastify-lolly upstreams</h1><span id="conn" class="conn">connecting…</span><span id="clock"></span><span id="notice" class="notice" role="status" hidden></span></header>
 <main id="pools"></main>
-<section class="pool"><h2>State changes</h2><ol id="log"></ol></section>
-<script>${STATUS_PAGE_SCRIPT}</script>
+<section class="pool"><h2>State changes</h2><p id="log-empty">${settings.history === 0 ? 'Changes show here as they happen (status.history is 0).' : 'None since the server started.'}</p><ol id="log"></ol></section>
+${scripts.map((script) => `<script>${script}</script>`).join('\n')}
 </body>
 </html>
 `
   const contentSecurityPolicy = [
     "default-src 'none'",
-    `script-src ${sha256(STATUS_PAGE_SCRIPT)}`,
+    `script-src ${scripts.map(sha256).join(' ')}`,
     `style-src ${sha256(STYLE)}`,
     "connect-src 'self'",
     'img-src data:',

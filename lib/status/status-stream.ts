@@ -24,7 +24,7 @@ interface Counts {
 const MAX_BACKLOG_BYTES = 1024 * 1024
 
 /**
- * The status page's Server-Sent Events: a `hello` with every target on connect, a `state` event
+ * The status page's Server-Sent Events: a `hello` with every target and the kept state changes on connect, a `state` event
  * for every transition as it happens, and a `summary` every tick with each target's snapshot and
  * its request rate and error rate since the previous one.
  *
@@ -60,7 +60,7 @@ export class StatusStream {
       res.end()
       return
     }
-    res.write(`retry: 2000\n\n${message('hello', statusView(this.source, Date.now(), snapshotsOf))}`)
+    res.write(`retry: 2000\n\n${message('hello', statusView(this.source, Date.now(), snapshotsOf, true))}`)
     this.clients.add(res)
     res.on('close', () => this.remove(res))
     if (this.clients.size === 1) this.start()
@@ -103,7 +103,7 @@ export class StatusStream {
     const at = Date.now()
     const seconds = Math.max(at - this.lastTickAt, 1) / 1000
     this.lastTickAt = at
-    const summary = statusView(this.source, at, (pool) => pool.targets.map((target) => this.live(target, seconds)))
+    const summary = statusView(this.source, at, (pool) => pool.targets.map((target) => this.live(target, seconds)), false)
     this.broadcast(message('summary', summary))
     this.timer!.refresh()
   }

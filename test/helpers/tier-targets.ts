@@ -26,7 +26,7 @@ export function makeTargets (t: Teardown, specs: number | TargetSpec[]): Target[
   const list: TargetSpec[] = typeof specs === 'number' ? Array.from({ length: specs }, () => ({})) : specs
   const targets = list.map((spec, i) => {
     const origin = `http://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:8080`
-    const config: NormalizedTarget = { url: origin, origin, basePath: '', weight: 1, backup: false, down: false, maxConnections: 0, tier: spec.backup === true ? 1 : 0, virtualHost: null, source: null, ...spec }
+    const config: NormalizedTarget = { url: origin, origin, basePath: '', name: null, weight: 1, backup: false, down: false, maxConnections: 0, tier: spec.backup === true ? 1 : 0, virtualHost: null, source: null, ...spec }
     const target = new Target(config, 'test', SETTINGS, config.down ? 'disabled' : 'healthy', Date.now())
     writable(target).index = i
     return target

@@ -1,0 +1,88 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto'
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
+import { StatusActionForbiddenError, UnknownTargetError } from '../errors.js'
+import { readTargetUrl } from '../options/target-options.js'
+import type { Target } from '../pool/target.js'
+import type { UpstreamPool } from '../pool/upstream-pool.js'
+
+/** What the buttons do: `app.lolly`'s runtime management (lib/operator/target-management.ts). */
+export interface TargetActions {
+  drain (upstream: string, url: string): Promise<void>
+  disable (upstream: string, url: string): void
+  enable (upstream: string, url: string): void
+}
+
+/** The header the page sends its token in. */
+export const ACTION_TOKEN_HEADER = 'x-lolly-token'
+
+/** A random token per plugin instance, written into the page and wanted back with every action. */
+export function newActionToken (): string {
+  return randomBytes(32).toString('base64url')
+}
+
+interface ActionParams { upstream: string, target: string }
+
+/**
+ * `POST <path>/targets/:upstream/:target/(drain|disable|enable)`, `:target` the target's URL
+ * percent-encoded: behind the user's guard, then a CSRF check. The answer is the target's snapshot
+ * once the command took (a drain answers at once, draining, not when it went idle).
+ */
+export function registerActionRoutes (app: FastifyInstance, path: string, guard: onRequestHookHandler, token: string,
+  pools: readonly UpstreamPool[], actions: TargetActions): void {
+  const expected = Buffer.from(token)
+  // The token in a custom header: an HTML form cannot set one, and a cross-site fetch that sets one
+  // needs a CORS preflight nothing here answers. Origin and Sec-Fetch-Site, when the browser sends
+  // them, must say the same origin too: the token alone would do, but a leaked one then still needs a same-origin page.
+  const sameSite = (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
+    const sent = request.headers[ACTION_TOKEN_HEADER]
+    if (typeof sent !== 'string' || sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), expected)) {
+      return done(new StatusActionForbiddenError(`the ${ACTION_TOKEN_HEADER} header is missing or wrong`))
+    }
+    const site = request.headers['sec-fetch-site']
+    if (site !== undefined && site !== 'same-origin') return done(new StatusActionForbiddenError(`Sec-Fetch-Site is ${site}`))
+    const origin = request.headers.origin
+    if (origin !== undefined && hostOf(origin) !== request.host) return done(new StatusActionForbiddenError(`Origin ${origin} is not ${request.host}`))
+    done()
+  }
+  const route = `${path}/targets/:upstream/:target/`
+  const onRequest = [guard, sameSite]
+  // 404 for what names no target, a malformed URL included: a client's input, not an option.
+  const find = (params: ActionParams): Target => {
+    let url = params.target
+    try {
+      url = readTargetUrl(params.target, 'target').url
+    } catch {}
+    const target = pools.find((pool) => pool.name === params.upstream)?.target(url)
+    if (target === undefined) throw new UnknownTargetError(`upstream ${JSON.stringify(params.upstream)} has no target ${JSON.stringify(url)}`)
+    return target
+  }
+
+  app.post<{ Params: ActionParams }>(`${route}drain`, { onRequest }, async (request) => {
+    const target = find(request.params)
+    const idle = actions.drain(target.upstream, target.url)
+    // Its wait for in-flight requests to finish is nobody's here, nor its end when enabled first (FST_LOLLY_DRAIN_INTERRUPTED).
+    idle.catch(() => {})
+    // A refusal (a target being removed) is: an async function has rejected by the time it returns, so it wins this race.
+    await Promise.race([idle, undefined])
+    return target.snapshot()
+  })
+  app.post<{ Params: ActionParams }>(`${route}disable`, { onRequest }, async (request) => {
+    const target = find(request.params)
+    actions.disable(target.upstream, target.url)
+    return target.snapshot()
+  })
+  app.post<{ Params: ActionParams }>(`${route}enable`, { onRequest }, async (request) => {
+    const target = find(request.params)
+    actions.enable(target.upstream, target.url)
+    return target.snapshot()
+  })
+}
+
+function hostOf (origin: string): string | undefined {
+  try {
+    return new URL(origin).host
+  } catch {
+    // 'null' (an opaque origin: a sandboxed frame, a file: page) is no origin of ours.
+    return undefined
+  }
+}
