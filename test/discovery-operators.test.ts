@@ -66,7 +66,7 @@ test('the status page shows each source and tags its targets', {
   page.on('pageerror', (err) => errors.push(err.message))
   await page.goto(`http://127.0.0.1:${(app.server.address() as { port: number }).port}/lolly`)
   await page.waitForSelector('p.source[data-source="registry"]', { timeout: 5000 })
-  t.match(await page.locator('p.source .source-meta').textContent(), /^2 targets · answered \d+s ago · 1 ok, 0 empty, 0 failed$/)
+  t.match(await page.locator('p.source .source-meta').textContent(), /^discover · 2 targets · answered \d+s ago · 1 ok, 0 empty, 0 failed$/)
   t.same(await page.locator(`tr[data-target="${ups[1].url}"] td.url .tag`).allTextContents(), ['backup', 'registry'])
 
   await provider.yieldSet([ups[0].url, 7])
