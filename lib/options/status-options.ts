@@ -1,5 +1,5 @@
 import type { onRequestHookHandler } from 'fastify'
-import { invalid, join, readSection, type Plain, type Section } from './option-reader.js'
+import { pick, readSection, type Plain, type Section } from './option-reader.js'
 
 /** A Fastify onRequest hook (async, or with `done`) that guards the status page: reply 401/403, or throw, to refuse. */
 export type StatusGuard = onRequestHookHandler
@@ -21,27 +21,11 @@ export interface NormalizedStatus {
   onRequest: StatusGuard | null
 }
 
-const STATUS_KEYS = ['path', 'onRequest']
 export const DEFAULT_STATUS_PATH = '/lolly'
-// The path is written into the page's script and its Content-Security-Policy, so it stays plain:
-// segments of URL-safe characters, no trailing slash, no dot segments.
-const STATUS_PATH = /^(\/[A-Za-z0-9_~-][A-Za-z0-9_.~-]*)+$/
-
 const STATUS: Section<NormalizedStatus | null, NormalizedStatus> = {
-  keys: STATUS_KEYS,
   off: () => null,
   on: () => ({ path: DEFAULT_STATUS_PATH, onRequest: null }),
-  read (value, where, base) {
-    const routePath = value.path ?? base.path
-    if (typeof routePath !== 'string' || !STATUS_PATH.test(routePath) || routePath.length > 200) {
-      throw invalid(join(where, 'path'), "an absolute path without a trailing slash ('/lolly', '/admin/upstreams')", routePath)
-    }
-    const onRequest = value.onRequest ?? base.onRequest
-    if (onRequest !== null && typeof onRequest !== 'function') {
-      throw invalid(join(where, 'onRequest'), 'a Fastify onRequest hook function', onRequest)
-    }
-    return { path: routePath, onRequest: onRequest as StatusGuard | null }
-  }
+  read: (value, _where, base) => ({ path: pick(value, 'path', base.path), onRequest: pick(value, 'onRequest', base.onRequest) })
 }
 
 /** Reads `status`: off by default, `true` for '/lolly' with loopback-only access. */

@@ -1,0 +1,66 @@
+import { choice, duration, integer, nonEmptyString, object, patterned } from '../options/schema/leaves.js'
+import { jsonSubset } from '../options/schema/json-subset.js'
+import { pluginProperties } from '../options/schema/plugin.js'
+import { routeSettingsProperties } from '../options/schema/upstream.js'
+
+// The `lolly` command's configuration file: the command's own keys, and every plugin option a file
+// can hold (the plugin's schema less what only code can give). A new key of the file is added here.
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+// Literal path segments only: ':' and '*' are route syntax in Fastify, '%' would make the prefix
+// compare differently to the raw request path it is stripped from, '?' and '#' end a path.
+const ROUTE_PATH = /^(\/[A-Za-z0-9._~!$&'()+,;=@-]+)*\/?$/
+const PATH_EXPECT = 'a path starting with / made of literal segments (no :param, *, %, ? or #)'
+
+/** The keys of the file that are the command's own; every other key belongs to the plugin. */
+export const gatewayProperties = {
+  listen: object({
+    host: nonEmptyString({ description: 'Address to listen on.', default: '127.0.0.1' }),
+    port: integer(0, 65_535, { description: 'Port to listen on; 0 picks a free one.', default: 3000 }, 'an integer from 0 to 65535')
+  }, 'an object', { description: 'Where the gateway listens (--host and --port win over it).' }),
+  logger: object({
+    level: choice(LOG_LEVELS, { default: 'info' })
+  }, 'an object', { description: 'The gateway\'s log (pino, one JSON line per event).' }),
+  routes: {
+    type: 'array',
+    minItems: 1,
+    lollyExpect: 'a non-empty array of { prefix, upstream, rewritePrefix }',
+    description: 'Path prefixes and the upstream each goes to. Default: every path to the default upstream, unchanged.',
+    items: {
+      ...object({
+        prefix: {
+          ...patterned(ROUTE_PATH, PATH_EXPECT, { description: 'Requests whose path starts with it take this route.', examples: ['/api'] }),
+          lollyExpect: { default: PATH_EXPECT, required: "a path such as '/api'" }
+        },
+        upstream: nonEmptyString({ description: 'The upstream the route proxies to. Default: the default upstream.' }),
+        rewritePrefix: patterned(ROUTE_PATH, PATH_EXPECT, { description: 'What replaces prefix in the path sent upstream (\'\' strips it). Default: the prefix.' }),
+        ...routeSettingsProperties
+      }),
+      required: ['prefix']
+    }
+  },
+  trustProxy: {
+    lollyExpect: 'true, a hop count, or the address(es)/CIDR(s) of the proxies in front',
+    description: 'Fastify\'s trustProxy: true, a hop count, or the addresses/CIDRs of the proxies in front. Default false.',
+    default: false,
+    anyOf: [
+      { type: 'boolean' },
+      { type: 'integer', minimum: 0 },
+      { type: 'string', minLength: 1 },
+      { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } }
+    ]
+  },
+  shutdownTimeout: duration({ description: 'Longest wait for in-flight requests on SIGTERM/SIGINT, ms; 0 waits as long as they take.', default: 30_000 }, 0)
+} as const
+
+export const CLI_KEYS = Object.keys(gatewayProperties)
+
+const pluginInFile = jsonSubset(object(pluginProperties))!
+
+/** The whole file. */
+export const gatewaySchema = {
+  title: 'fastify-lolly gateway configuration (lolly --config)',
+  ...object({ ...gatewayProperties, ...(pluginInFile.properties as typeof pluginProperties) }, 'an object (a mapping of keys) at the top'),
+  if: { required: ['upstreams'] },
+  else: { required: ['targets'], lollyExpect: 'a non-empty array of targets' }
+} as const

@@ -1,0 +1,45 @@
+import Ajv, { type ValidateFunction } from 'ajv'
+import { optionError } from './schema-errors.js'
+
+// The one ajv of fastify-lolly: the option schemas (lib/options/schema/) compiled with it, each on
+// its first use, so that requiring the plugin costs nothing until options are read.
+
+let shared: Ajv | undefined
+
+const KINDS: Readonly<Record<string, (data: unknown) => boolean>> = {
+  function: (data) => typeof data === 'function',
+  regexp: (data) => data instanceof RegExp,
+  // Structural, so the package's code does not depend on prom-client, an optional peer dependency.
+  registry: (data) => data !== null && typeof data === 'object' &&
+    ['registerMetric', 'getSingleMetric', 'removeSingleMetric'].every((method) => typeof (data as Record<string, unknown>)[method] === 'function')
+}
+
+function compiler (): Ajv {
+  if (shared !== undefined) return shared
+  shared = new Ajv({
+    strict: true,
+    // `required` in if/then/else names keys the enclosing schema's `properties` define.
+    strictRequired: false,
+    // Sections are `boolean | object` (on/off forms), targets `string | object`.
+    allowUnionTypes: true,
+    // Own keys only: an options object inheriting `targets` from its prototype is not a configuration.
+    ownProperties: true,
+    // parentSchema in each error: its `lollyExpect` is what the message says.
+    verbose: true
+  })
+  shared.addKeyword({ keyword: 'lollyExpect', schemaType: ['string', 'object'] })
+  shared.addKeyword({ keyword: 'lollyKind', schemaType: 'string', validate: (kind: string, data: unknown) => KINDS[kind](data) })
+  return shared
+}
+
+/**
+ * A check of values against `schema`, compiled on its first call. It throws FST_LOLLY_INVALID_OPTION
+ * naming the path under `root` (`rootName` when the value itself is wrong).
+ */
+export function schemaCheck (schema: object, rootName: string): (value: unknown, root?: string) => void {
+  let validate: ValidateFunction | undefined
+  return (value, root = '') => {
+    validate ??= compiler().compile(schema)
+    if (!validate(value)) throw optionError(validate.errors!, schema, value, root, root === '' ? rootName : root)
+  }
+}
