@@ -1,5 +1,6 @@
 import { choice, duration, integer, nonEmptyString, object, patterned } from '../options/schema/leaves.js'
 import { jsonSubset } from '../options/schema/json-subset.js'
+import { definitions } from '../options/schema/definitions.js'
 import { pluginProperties } from '../options/schema/plugin.js'
 import { routeSettingsProperties } from '../options/schema/upstream.js'
 
@@ -53,14 +54,17 @@ export const gatewayProperties = {
   shutdownTimeout: duration({ description: 'Longest wait for in-flight requests on SIGTERM/SIGINT, ms; 0 waits as long as they take.', default: 30_000 }, 0)
 } as const
 
-export const CLI_KEYS = Object.keys(gatewayProperties)
+// Editors read a JSON file's schema from it; the command ignores it.
+const schemaReference = { type: 'string', lollyExpect: 'a string', description: 'The JSON Schema of the file, for editors (the package has it: fastify-lolly/schema.json).' } as const
 
-const pluginInFile = jsonSubset(object(pluginProperties))!
+export const CLI_KEYS = [...Object.keys(gatewayProperties), '$schema']
 
-/** The whole file. */
-export const gatewaySchema = {
+/** The whole file: the plugin options a file can hold (no functions, no registry) and the command's keys. */
+export const gatewaySchema = jsonSubset({
   title: 'fastify-lolly gateway configuration (lolly --config)',
-  ...object({ ...gatewayProperties, ...(pluginInFile.properties as typeof pluginProperties) }, 'an object (a mapping of keys) at the top'),
+  description: 'A lolly file: where the gateway listens, its routes, and the plugin options (targets or upstreams, balancing, health, failover, ...).',
+  ...object({ ...gatewayProperties, ...pluginProperties, $schema: schemaReference }, 'an object (a mapping of keys) at the top'),
+  definitions,
   if: { required: ['upstreams'] },
   else: { required: ['targets'], lollyExpect: 'a non-empty array of targets' }
-} as const
+})!

@@ -1,4 +1,5 @@
-import Ajv, { type ValidateFunction } from 'ajv'
+import type Ajv from 'ajv'
+import type { ValidateFunction } from 'ajv'
 import { optionError } from './schema-errors.js'
 
 // The one ajv of fastify-lolly: the option schemas (lib/options/schema/) compiled with it, each on
@@ -16,16 +17,17 @@ const KINDS: Readonly<Record<string, (data: unknown) => boolean>> = {
 
 function compiler (): Ajv {
   if (shared !== undefined) return shared
-  shared = new Ajv({
+  // Loaded on first use: requiring ajv alone takes 120 ms (Node 20, this machine under load), which
+  // `require('fastify-lolly')` need not pay.
+  const { default: AjvClass } = require('ajv') as typeof import('ajv')
+  shared = new AjvClass({
     strict: true,
     // `required` in if/then/else names keys the enclosing schema's `properties` define.
     strictRequired: false,
     // Sections are `boolean | object` (on/off forms), targets `string | object`.
     allowUnionTypes: true,
     // Own keys only: an options object inheriting `targets` from its prototype is not a configuration.
-    ownProperties: true,
-    // parentSchema in each error: its `lollyExpect` is what the message says.
-    verbose: true
+    ownProperties: true
   })
   shared.addKeyword({ keyword: 'lollyExpect', schemaType: ['string', 'object'] })
   shared.addKeyword({ keyword: 'lollyKind', schemaType: 'string', validate: (kind: string, data: unknown) => KINDS[kind](data) })

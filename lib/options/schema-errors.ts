@@ -10,9 +10,10 @@ import { invalid, joinKey, show } from './option-reader.js'
 type Schema = Record<string, any>
 type Expectation = string | Record<string, string> | undefined
 
-/** The expectation `schema` states for a failure of `keyword`. */
-function expectation (schema: Schema | undefined, keyword: string): string | undefined {
-  const expect = schema?.lollyExpect as Expectation
+/** The expectation `schema` (or the definition it refers to) states for a failure of `keyword`. */
+function expectation (schema: Schema | undefined, keyword: string, root: Schema): string | undefined {
+  const target = typeof schema?.$ref === 'string' ? root.definitions[schema.$ref.slice('#/definitions/'.length)] : schema
+  const expect = target?.lollyExpect as Expectation
   return typeof expect === 'string' || expect === undefined ? expect : expect[keyword] ?? expect.default
 }
 
@@ -20,30 +21,36 @@ function expectation (schema: Schema | undefined, keyword: string): string | und
 // up through these only, never past a `properties` or `items` (which look at a part of the value).
 const SAME_VALUE = /^(?:if|then|else|not|(?:anyOf|oneOf|allOf)\/\d+)$/
 
+type Chain = Array<{ schema: Schema, via: string }>
+
+/** The schemas from the root down to the one holding the failed keyword, each with the step that led to it. */
+function schemaChain (error: ErrorObject, root: Schema): Chain {
+  const segments = error.schemaPath.slice(2).split('/').slice(0, -1)
+  const chain: Chain = [{ schema: root, via: '' }]
+  for (let i = 0; i < segments.length; i++) {
+    const key = segments[i]
+    const next = /^(?:anyOf|oneOf|allOf|properties|definitions)$/.test(key) ? `${key}/${segments[++i]}` : key
+    const [a, b] = next.split('/')
+    const schema = b === undefined ? chain[chain.length - 1].schema[a] : chain[chain.length - 1].schema[a][b]
+    chain.push({ schema, via: next })
+  }
+  return chain
+}
+
 /**
  * What the failing schema (or the nearest enclosing one about the same value: an anyOf's or an
  * if/then's) expects, so that a branch's detail ("must be a string") reads as what the value was
  * meant to be ("'ip', 'url', 'header:NAME', 'cookie:NAME' or a function").
  */
-function expectationOf (error: ErrorObject, root: Schema): string | undefined {
-  const parent = error.parentSchema as Schema
+function expectationOf (error: ErrorObject, chain: Chain, root: Schema): string | undefined {
   if (error.keyword === 'required') {
-    const own = expectation(parent.properties?.[error.params.missingProperty], 'required')
+    const own = expectation(chain[chain.length - 1].schema.properties?.[error.params.missingProperty], 'required', root)
     if (own !== undefined) return own
-  }
-  const segments = error.schemaPath.slice(2).split('/').slice(0, -1)
-  const chain: Array<{ schema: Schema, via: string }> = [{ schema: root, via: '' }]
-  for (let i = 0; i < segments.length; i++) {
-    const key = segments[i]
-    const next = /^(?:anyOf|oneOf|allOf|properties|\$defs)$/.test(key) ? `${key}/${segments[++i]}` : key
-    const [a, b] = next.split('/')
-    const schema = b === undefined ? chain[chain.length - 1].schema[a] : chain[chain.length - 1].schema[a][b]
-    chain.push({ schema, via: next })
   }
   // The root's `via` is '', not SAME_VALUE: the walk stops there at the latest.
   let i = chain.length - 1
-  while (expectation(chain[i].schema, error.keyword) === undefined && SAME_VALUE.test(chain[i].via)) i--
-  return expectation(chain[i].schema, error.keyword)
+  while (expectation(chain[i].schema, error.keyword, root) === undefined && SAME_VALUE.test(chain[i].via)) i--
+  return expectation(chain[i].schema, error.keyword, root)
 }
 
 /** Where in `data` a JSON pointer leads: the path as written in messages (under `root`), and the value there. */
@@ -65,20 +72,21 @@ function locate (pointer: string, data: unknown, root: string): { path: string, 
 export function optionError (errors: readonly ErrorObject[], schema: object, data: unknown, root: string, rootName: string): Error {
   const error = errors[0]
   const at = locate(error.instancePath, data, root)
+  const chain = schemaChain(error, schema as Schema)
   if (error.keyword === 'additionalProperties') {
     const key = error.params.additionalProperty as string
-    const known = Object.keys((error.parentSchema as Schema).properties)
+    const known = Object.keys(chain[chain.length - 1].schema.properties)
     const near = didYouMean(key, known)
     return new InvalidOptionError(`${joinKey(at.path, key)} is not a known option (known: ${known.join(', ')})${near === undefined ? '' : `; did you mean ${near}?`}`)
   }
   if (error.propertyName !== undefined) {
-    return invalid(joinKey(at.path, error.propertyName), expectationOf(error, schema as Schema)!, error.propertyName)
+    return invalid(joinKey(at.path, error.propertyName), expectationOf(error, chain, schema as Schema)!, error.propertyName)
   }
   const where = at.path === '' ? rootName : at.path
   if (error.keyword === 'required') {
-    return invalid(joinKey(at.path, error.params.missingProperty as string), expectationOf(error, schema as Schema)!, undefined)
+    return invalid(joinKey(at.path, error.params.missingProperty as string), expectationOf(error, chain, schema as Schema)!, undefined)
   }
-  const expect = expectationOf(error, schema as Schema)
+  const expect = expectationOf(error, chain, schema as Schema)
   // Every schema here states its expectation; ajv's own words are the fallback for one that does not.
   if (expect === undefined) return new InvalidOptionError(`${where} ${error.message ?? 'is invalid'}, got ${show(at.value)}`)
   return invalid(where, expect, at.value)

@@ -18,7 +18,7 @@ export function jsonSubset (schema: Schema): Schema | undefined {
   for (const [key, value] of Object.entries(schema)) {
     if (DATA_KEYWORDS.has(key) || (!isSchemaObject(value) && !Array.isArray(value))) {
       out[key] = value
-    } else if (key === 'properties' || key === '$defs') {
+    } else if (key === 'properties' || key === 'definitions') {
       const kept: Schema = {}
       for (const [name, property] of Object.entries(value as Schema)) {
         const subset = jsonSubset(property as Schema)

@@ -1,5 +1,6 @@
 import { boolean, integer, nonEmptyString, object, patterned } from './leaves.js'
 import { metricsSchema, statusSchema } from './sections.js'
+import { definitions, ref } from './definitions.js'
 import { targetsSchema } from './target.js'
 import { routeSettingsProperties, upstreamSettingsProperties } from './upstream.js'
 
@@ -12,7 +13,7 @@ const UPSTREAM_NAME = /^[A-Za-z0-9_.-]{1,64}$/
 const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/
 
 const namedUpstream = {
-  ...object({ targets: targetsSchema, ...upstreamSettingsProperties }),
+  ...object({ targets: ref('targets'), ...upstreamSettingsProperties }),
   required: ['targets']
 } as const
 
@@ -49,13 +50,17 @@ export const pluginProperties = {
 
 export const pluginSchema = {
   ...object(pluginProperties),
+  definitions,
   if: { required: ['upstreams'] },
   else: { required: ['targets'], lollyExpect: 'a non-empty array of targets' }
 } as const
 
 /** A plugin route's `config.upstream` as an object: an upstream's name and the route's own settings. */
-export const routeUpstreamSchema = object({
-  // Any value: the binding names a missing (or non-string) upstream itself, with the ones that exist.
-  name: { description: 'The upstream the route proxies to. Default: the default upstream.' },
-  ...routeSettingsProperties
-}, 'an upstream name or an object { name, balancer, hashKey, retry, ... }')
+export const routeUpstreamSchema = {
+  ...object({
+    // Any value: the binding names a missing (or non-string) upstream itself, with the ones that exist.
+    name: { description: 'The upstream the route proxies to. Default: the default upstream.' },
+    ...routeSettingsProperties
+  }, 'an upstream name or an object { name, balancer, hashKey, retry, ... }'),
+  definitions
+} as const

@@ -1,9 +1,6 @@
 import { TOKEN } from '../../http/header-names.js'
-import { affinitySchema } from './affinity.js'
-import { passiveSchema, retrySchema } from './failover.js'
-import { healthCheckSchema } from './health-check.js'
+import { ref } from './definitions.js'
 import { boolean, choice, duration, integer, number } from './leaves.js'
-import { resolverSchema, websocketSchema } from './sections.js'
 
 // What configures a pool (an upstream's settings; at the top level every upstream's defaults), and
 // the part of it a route may set over its upstream's.
@@ -45,23 +42,23 @@ export const upstreamSettingsProperties = {
   pipelining: integer(1, 128, { description: 'HTTP/1.1 pipelining depth per connection.', default: 1 }),
   connectTimeout: duration({ description: 'Time to open a connection (TCP and TLS), ms.', default: 2000 }),
   ...timeouts,
-  passive: passiveSchema,
+  passive: ref('passive'),
   slowStart: duration({ description: 'Ramp-up window (ms) of a target that comes back: its weight goes from 10 % to 100 %. 0 = off.', default: 0 }, 0),
   panicPercent: number(0, 100, { description: 'Below this percentage of available targets, balance over all of them (panic mode). 0 = off.', default: 0 }),
-  healthCheck: healthCheckSchema,
-  retry: retrySchema,
-  resolver: resolverSchema,
-  websocket: websocketSchema,
-  affinity: affinitySchema
+  healthCheck: ref('healthCheck'),
+  retry: ref('retry'),
+  resolver: ref('resolver'),
+  websocket: ref('websocket'),
+  affinity: ref('affinity')
 } as const
 
 /** What a route may set over its upstream's settings: in a plugin route's `config.upstream` and in a `lolly` file's route alike. */
 export const routeSettingsProperties = {
   ...balancing,
-  retry: retrySchema,
+  retry: ref('retry'),
   ...timeouts,
   websocket: boolean({ description: 'Whether WebSocket upgrades are tunnelled on the route. Default: the upstream\'s.' }),
-  affinity: affinitySchema
+  affinity: ref('affinity')
 } as const
 
 export const UPSTREAM_SETTING_KEYS = Object.keys(upstreamSettingsProperties) as Array<keyof typeof upstreamSettingsProperties>
