@@ -45,7 +45,7 @@ export const discoveredTargetSchema = {
   properties: { url, weight, backup, maxConnections, state: choice(['ready', 'draining'] as const) }
 } as const
 
-const dnsEntry = {
+export const dnsEntry = {
   ...object({
     dns: { ...url, description: 'A URL whose host name is looked up (A/AAAA): one target per address.' },
     ...template,
@@ -55,7 +55,7 @@ const dnsEntry = {
   required: ['dns']
 } as const
 
-const srvEntry = {
+export const srvEntry = {
   ...object({
     srv: patterned(SRV_NAME, 'an SRV name like _http._tcp.api.service.consul', { description: 'An SRV name: one target per record (port and weight from the record).' }),
     protocol: choice(['http', 'https'] as const, { default: 'http' }),
@@ -67,7 +67,7 @@ const srvEntry = {
   required: ['srv']
 } as const
 
-const providerEntry = {
+export const providerEntry = {
   ...object({
     discover: kind('function', 'a function ({ signal }) => AsyncIterable of target lists'),
     name: nonEmptyString({ description: 'Names the source in logs and the status page. Default discover, discover#2, ...' }),
