@@ -75,7 +75,8 @@ test('a value meant for one branch is described by what the value was meant to b
     [{ targets, healthCheck: { expect: { body: /ok/ } }, metrics: { registry: {} } }, 'metrics.registry must be a prom-client Registry, got {}'],
     [{ targets, healthCheck: { headers: { 'x-a': 1 } } }, 'healthCheck.headers["x-a"] must be a string without CR, LF or NUL, got 1'],
     [{ upstreams: { 'my-api': { targets, connections: 0 } } }, 'upstreams["my-api"].connections must be an integer from 1 to 65536, got 0'],
-    [Object.create({ targets }), 'targets must be a non-empty array of targets, got undefined']
+    [Object.create({ targets }), 'targets must be a non-empty array of targets, got undefined'],
+    [{ upstreams: { api: { connections: 2 } } }, 'upstreams.api.targets must be a non-empty array of targets, got undefined']
   ]
   for (const [options, message] of cases) t.equal(messageOf(options), message)
 })

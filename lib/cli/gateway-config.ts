@@ -8,7 +8,6 @@ import { readConfigFile } from './config-file.js'
 import { CLI_KEYS, gatewaySchema, LOG_LEVELS } from './gateway-schema.js'
 import { readRoutes, type RouteConfig } from './route-config.js'
 
-export { CLI_KEYS, LOG_LEVELS } from './gateway-schema.js'
 export type LogLevel = typeof LOG_LEVELS[number]
 
 /** Fastify's trustProxy: true, a hop count, or the addresses/CIDRs of the proxies in front. */

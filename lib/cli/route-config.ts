@@ -1,5 +1,6 @@
 import { invalid, pick, type Plain } from '../options/option-reader.js'
-import { readRouteSettings, ROUTE_SETTING_KEYS } from '../options/route-options.js'
+import { readRouteSettings } from '../options/route-options.js'
+import { ROUTE_SETTING_KEYS } from '../options/schema/upstream.js'
 import type { NormalizedOptions, RouteUpstreamOption } from '../options/types.js'
 
 /** One `routes[]` entry of the file, checked: what the gateway registers. */

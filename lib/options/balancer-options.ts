@@ -2,8 +2,6 @@ import type { FastifyRequest } from 'fastify'
 import type { BalancerSpec, HashKey } from './types.js'
 import { invalid, join, pick, type Plain } from './option-reader.js'
 
-export { BALANCER_NAMES } from './schema/upstream.js'
-
 /** A hashKey option (its form checked by the schema) as the balancers read it. */
 export function readHashKey (value: string | ((request: FastifyRequest) => string)): HashKey {
   if (typeof value === 'function') return { kind: 'function', fn: value }

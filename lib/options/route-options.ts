@@ -4,8 +4,6 @@ import { readRetry, type NormalizedRetry } from './retry-options.js'
 import { readAffinity, type NormalizedAffinity } from './affinity-options.js'
 import type { BalancerSpec, NormalizedUpstream } from './types.js'
 
-export { ROUTE_SETTING_KEYS } from './schema/upstream.js'
-
 /** A route's own settings, read over its upstream's. */
 export interface NormalizedRouteSettings {
   /** The route's balancing policy; undefined when it keeps its upstream's. */

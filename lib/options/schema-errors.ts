@@ -88,6 +88,6 @@ export function optionError (errors: readonly ErrorObject[], schema: object, dat
   }
   const expect = expectationOf(error, chain, schema as Schema)
   // Every schema here states its expectation; ajv's own words are the fallback for one that does not.
-  if (expect === undefined) return new InvalidOptionError(`${where} ${error.message ?? 'is invalid'}, got ${show(at.value)}`)
+  if (expect === undefined) return new InvalidOptionError(`${where} ${error.message as string}, got ${show(at.value)}`)
   return invalid(where, expect, at.value)
 }

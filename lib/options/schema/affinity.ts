@@ -4,7 +4,7 @@ import { boolean, choice, integer, object, patterned } from './leaves.js'
 // `affinity`: session affinity through a signed cookie the proxy issues.
 
 // RFC 6265bis caps Max-Age at 400 days; browsers clamp anything longer, so a longer one is a mistake.
-export const MAX_AGE = 400 * 24 * 3600
+const MAX_AGE = 400 * 24 * 3600
 // RFC 6265 path-value: any CHAR but CTLs and ';' (the attribute separator).
 const COOKIE_PATH = /^\/[\x20-\x3a\x3c-\x7e]*$/
 // A host name or an IP: a port, scheme or path here makes browsers drop the cookie.

@@ -2,7 +2,7 @@ import { boolean, choice, duration, integer, number, section } from './leaves.js
 
 // `retry` (failover to another target) and `passive` (ejection on real traffic's failures).
 
-export const RETRY_ON = ['connect-error', 'reset', 'timeout', 'status', 'target-down'] as const
+const RETRY_ON = ['connect-error', 'reset', 'timeout', 'status', 'target-down'] as const
 const quoted = RETRY_ON.map((kind) => `'${kind}'`).join(', ')
 
 export const retrySchema = section({

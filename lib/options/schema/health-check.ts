@@ -5,9 +5,9 @@ import { choice, duration, integer, number, object, patterned, section } from '.
 
 // Visible ASCII only: no space, CR or LF can reach the request line; '#' is never sent, so refuse it.
 const PROBE_PATH = /^\/[!-"$-~]*$/
-export const MAX_BODY_BYTES = 16 * 1024 * 1024
+const MAX_BODY_BYTES = 16 * 1024 * 1024
 // Probing a target more often than every 10 ms is a typo, not a policy.
-export const MIN_INTERVAL = 10
+const MIN_INTERVAL = 10
 
 const STATUS_ENTRY = "a status from 100 to 599, a range 'from-to' or a class '2xx'"
 

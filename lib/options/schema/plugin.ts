@@ -18,7 +18,7 @@ const namedUpstream = {
 } as const
 
 /** The plugin options of @fastify/reply-from that keep their meaning behind a pool (handed to the reply-from fastify-lolly hosts). */
-export const replyFromProperties = {
+const replyFromProperties = {
   contentTypesToEncode: {
     type: 'array',
     items: patterned(MEDIA_TYPE, "a media type such as 'application/x-www-form-urlencoded' (lower case, no parameters)"),

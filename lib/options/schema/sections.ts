@@ -1,4 +1,4 @@
-import { duration, integer, kind, nonEmptyString, object, patterned, section } from './leaves.js'
+import { duration, integer, kind, object, patterned, section } from './leaves.js'
 
 // The smaller sections: websocket, resolver, metrics and status.
 
@@ -50,5 +50,3 @@ export const statusSchema = section({
   path: { ...patterned(STATUS_PATH, "an absolute path without a trailing slash ('/lolly', '/admin/upstreams')", { description: 'Where the page is served.', default: '/lolly' }), maxLength: 200 },
   onRequest: kind('function', 'a Fastify onRequest hook function', { description: 'Guards the routes; without it only loopback clients are served.' })
 }, { description: 'The live status page. Off unless set; true serves /lolly to loopback clients.' })
-
-export const upstreamNameSchema = nonEmptyString({ description: 'The name of an upstream.' })

@@ -61,5 +61,4 @@ export const routeSettingsProperties = {
   affinity: ref('affinity')
 } as const
 
-export const UPSTREAM_SETTING_KEYS = Object.keys(upstreamSettingsProperties) as Array<keyof typeof upstreamSettingsProperties>
 export const ROUTE_SETTING_KEYS = Object.keys(routeSettingsProperties) as Array<keyof typeof routeSettingsProperties>
