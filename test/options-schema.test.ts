@@ -81,6 +81,15 @@ test('a value meant for one branch is described by what the value was meant to b
   for (const [options, message] of cases) t.equal(messageOf(options), message)
 })
 
+test('objects without a prototype are options like any other, and merge key by key', async (t) => {
+  const bare = (object: Record<string, unknown>): Record<string, unknown> => Object.assign(Object.create(null), object)
+  const options = readPluginOptions(bare({
+    healthCheck: bare({ expect: bare({ status: [204] }) }),
+    upstreams: bare({ api: bare({ targets, healthCheck: bare({ expect: bare({ body: 'ok' }) }) }) })
+  }))
+  t.match(options.upstreams.get('api')!.healthCheck, { expectStatus: [{ from: 204, to: 204 }], expectBody: 'ok' })
+})
+
 test('a schema without an expectation falls back to ajv\'s words, still with the path and the value', async (t) => {
   const check = schemaCheck({ type: 'object', properties: { port: { type: 'integer' } } }, 'thing')
   t.throws(() => check({ port: 'x' }), { code: 'FST_LOLLY_INVALID_OPTION', message: "port must be integer, got 'x'" })
