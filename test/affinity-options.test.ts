@@ -1,5 +1,6 @@
 import { test } from 'tap'
 import { readAffinity, type NormalizedAffinity } from '../lib/options/affinity-options.js'
+import { readPluginOptions } from '../lib/options/plugin-options.js'
 
 // `affinity` of the top level or of an upstream: read once, into one normalised form.
 
@@ -11,9 +12,12 @@ function read (cookie: unknown, inherited: NormalizedAffinity | null = null, pat
   return readAffinity({ affinity: { cookie } }, path, inherited)
 }
 
+/** The error of `affinity` at the top level or in upstream `api`: through the options' schema, or (given what it inherits) the reader alone. */
 function errorOf (affinity: unknown, path = '', inherited: NormalizedAffinity | null = null): Error & { code?: string } {
+  const targets = ['http://127.0.0.1:1']
   try {
-    readAffinity({ affinity }, path, inherited)
+    if (inherited !== null) readAffinity({ affinity }, path, inherited)
+    else readPluginOptions(path === '' ? { targets, affinity } : { upstreams: { api: { targets, affinity } } })
   } catch (err) {
     return err as Error & { code?: string }
   }

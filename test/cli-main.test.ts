@@ -59,7 +59,7 @@ async function listening (proc: FakeCliProcess): Promise<string> {
 test('--help documents the flags, the file and the signals', async (t) => {
   const proc = new FakeCliProcess()
   t.equal(await main(['--help'], proc), 0)
-  for (const text of ['--config <file>', '--demo', '--check', '--port', 'listen:', 'routes:', 'rewritePrefix', 'upstreams:', 'logger:', 'SIGHUP', 'SIGTERM', 'Exit codes']) {
+  for (const text of ['--config <file>', '--demo', '--check', '--port', 'listen:', 'routes:', 'rewritePrefix', 'upstreams:', 'logger:', 'SIGHUP', 'SIGTERM', 'Exit codes', 'yaml-language-server: $schema=']) {
     t.ok(proc.out.text.includes(text), text)
   }
   t.equal(proc.err.text, '')

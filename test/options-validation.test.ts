@@ -48,7 +48,7 @@ test('bad options fail register with FST_LOLLY_INVALID_OPTION naming the path an
     [{ targets: ['http://a:1'], upstreams: { a: { targets: ['http://a:1'] } } }, /^targets and upstreams cannot both be set/],
     [{ upstreams: {} }, /^upstreams must be an object with at least one upstream/],
     [{ upstreams: [] }, /^upstreams must be an object, got \[\]/],
-    [{ upstreams: { 'bad name': { targets: ['http://a:1'] } } }, /^upstreams\.bad name must be named with letters/],
+    [{ upstreams: { 'bad name': { targets: ['http://a:1'] } } }, /^upstreams\["bad name"\] must be named with letters/],
     [{ upstreams: { api: 'http://a:1' } }, "upstreams.api must be an object, got 'http://a:1'"],
     [{ upstreams: { api: { targets: ['http://a:1'], xForwarded: false } } }, /^upstreams\.api\.xForwarded is not a known option/],
     [{ upstreams: { api: { targets: ['http://a:1'] } }, defaultUpstream: 'web' }, "defaultUpstream must be the name of an upstream (api), got 'web'"],

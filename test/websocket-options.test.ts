@@ -50,7 +50,7 @@ test('bad websocket options fail naming their path and value', async (t) => {
   t.equal(await registerError({ targets, websocket: { maxTunnels: 0 } }), 'websocket.maxTunnels must be an integer from 1 to 1000000, got 0')
   t.equal(await registerError({ targets, websocket: { idleTimeout: -1 } }), 'websocket.idleTimeout must be an integer >= 0, got -1')
   t.equal(await registerError({ targets, websocket: { halfCloseTimeout: 1.5 } }), 'websocket.halfCloseTimeout must be an integer >= 0, got 1.5')
-  t.equal(await registerError({ upstreams: { api: { targets, websocket: { drainTime: 1 } } } }), 'upstreams.api.websocket.drainTime is not a known option (known: handshakeTimeout, idleTimeout, maxTunnels, drainTimeout, halfCloseTimeout)')
+  t.equal(await registerError({ upstreams: { api: { targets, websocket: { drainTime: 1 } } } }), 'upstreams.api.websocket.drainTime is not a known option (known: handshakeTimeout, idleTimeout, maxTunnels, drainTimeout, halfCloseTimeout); did you mean drainTimeout?')
   t.equal(await registerError({ targets }, { websocket: 1 }), 'route GET /r: config.upstream.websocket must be a boolean, got 1')
   t.match(await registerError({ targets }, { affinity: { cookie: { secret: 'short' } } }), /^route GET \/r: config\.upstream\.affinity\.cookie\.secret must be a string of at least 16 characters/)
 })

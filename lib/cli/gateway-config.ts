@@ -1,14 +1,16 @@
 import { ConfigFileError, InvalidOptionError } from '../errors.js'
 import { dirname } from 'node:path'
-import { checkKeys, invalid, isPlainObject, readChoice, readDuration, readObject, type Plain } from '../options/option-reader.js'
-import { readPluginOptions } from '../options/plugin-options.js'
+import { pick, type Plain } from '../options/option-reader.js'
+import { normalizePluginOptions } from '../options/plugin-options.js'
+import { refuseReplyFromOption } from '../options/reply-from-options.js'
+import { schemaCheck } from '../options/schema-check.js'
 import type { NormalizedOptions } from '../options/types.js'
 import { readConfigFile } from './config-file.js'
+import { CLI_KEYS, gatewaySchema, LOG_LEVELS } from './gateway-schema.js'
 import { readListen, type ConfigOverrides, type RedirectEntry, type ServeEntry } from './listen-config.js'
 import type { TlsCredentials } from './tls-credentials.js'
 import { readRoutes, type RouteConfig } from './route-config.js'
 
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = typeof LOG_LEVELS[number]
 
 /** Fastify's trustProxy: true, a hop count, or the addresses/CIDRs of the proxies in front. */
@@ -37,11 +39,9 @@ export interface GatewayConfig {
 
 export { DEFAULT_LISTEN, type ConfigOverrides } from './listen-config.js'
 
-/** The keys of the file that are the command's own; every other key belongs to the plugin. */
-export const CLI_KEYS = ['listen', 'logger', 'routes', 'trustProxy', 'shutdownTimeout']
-const LOGGER_KEYS = ['level']
-
 const DEFAULT_SHUTDOWN_TIMEOUT = 30_000
+
+const checkGatewayFile = schemaCheck(gatewaySchema, 'the file')
 
 /** Reads, parses and checks a configuration file. Every error names the file and the path in it. */
 export async function loadGatewayConfig (file: string, overrides: ConfigOverrides = {}): Promise<GatewayConfig> {
@@ -57,50 +57,32 @@ export function readGatewayConfig (input: unknown, file: string, overrides: Conf
 }
 
 function readUnprefixed (input: unknown, file: string, overrides: ConfigOverrides): GatewayConfig {
-  if (!isPlainObject(input)) throw invalid('the file', 'an object (a mapping of keys) at the top', input)
+  if (input !== null && typeof input === 'object') for (const [key, value] of Object.entries(input)) refuseReplyFromOption(key, value)
+  // The whole file at once, before anything starts, so a bad file never half-applies.
+  checkGatewayFile(input)
+  const object = input as Plain
   const plugin: Plain = {}
-  for (const key of Object.keys(input)) {
-    if (!CLI_KEYS.includes(key)) plugin[key] = input[key]
+  for (const key of Object.keys(object)) {
+    if (!CLI_KEYS.includes(key)) plugin[key] = object[key]
   }
-  // The plugin's validation, run before anything starts so a bad file never half-applies; register runs it again.
-  const normalized = readPluginOptions(plugin)
-  const listen = readListen(input.listen, dirname(file), overrides)
+  const normalized = normalizePluginOptions(plugin)
+  const listen = readListen(object.listen as Plain | Plain[] | undefined, dirname(file), overrides)
   return {
     file,
     listen: listen.serve,
     redirects: listen.redirects,
     credentials: listen.credentials,
-    logLevel: readLogLevel(input.logger),
-    trustProxy: readTrustProxy(input.trustProxy),
-    shutdownTimeout: readDuration(input, 'shutdownTimeout', '', DEFAULT_SHUTDOWN_TIMEOUT, 0),
-    routes: readRoutes(input.routes, normalized),
+    logLevel: pick(pick<Plain>(object, 'logger', {}), 'level', 'info'),
+    trustProxy: pick(object, 'trustProxy', false),
+    shutdownTimeout: pick(object, 'shutdownTimeout', DEFAULT_SHUTDOWN_TIMEOUT),
+    routes: readRoutes(object.routes as Plain[] | undefined, normalized),
     plugin,
     normalized
   }
 }
 
-function readLogLevel (value: unknown): LogLevel {
-  const object = readObject(value ?? {}, 'logger')
-  checkKeys(object, LOGGER_KEYS, 'logger')
-  return readChoice(object, 'level', 'logger', LOG_LEVELS, 'info')
-}
-
-function readTrustProxy (value: unknown): TrustProxy {
-  if (value === undefined) return false
-  if (typeof value === 'boolean') return value
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value
-  if (typeof value === 'string' && value !== '') return value
-  if (Array.isArray(value) && value.length > 0 && value.every((entry) => typeof entry === 'string' && entry !== '')) return value as string[]
-  throw invalid('trustProxy', 'true, a hop count, or the address(es)/CIDR(s) of the proxies in front', value)
-}
-
-// The plugin's message for an unknown top-level key lists only its own keys; the file also has the command's.
-const UNKNOWN_TOP_LEVEL = /^([^\s.[\]]+) is not a known option \(known: (.*)\)$/
-
 /** The error, its message prefixed with the file: `lolly.yaml: upstreams.api.targets[1].weight must be ...`. */
 export function inFile (err: Error, file: string): Error {
   if (!(err instanceof InvalidOptionError)) return new ConfigFileError(file, err.message)
-  const unknown = UNKNOWN_TOP_LEVEL.exec(err.message)
-  const message = unknown === null ? err.message : `${unknown[1]} is not a known option (known: ${[...CLI_KEYS, unknown[2]].join(', ')})`
-  return new InvalidOptionError(`${file}: ${message}`)
+  return new InvalidOptionError(`${file}: ${err.message}`)
 }

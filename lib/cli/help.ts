@@ -64,6 +64,9 @@ Configuration file (YAML shown; JSON has the same keys):
   # Other plugin options (defaultUpstream, xForwarded, status, metrics, and upstream settings as the
   # defaults of every upstream) go at the top level. Any other key is an error naming the file and
   # the path (lolly.yaml: upstreams.api.targets[1].weight must be an integer from 1 to 1000000, got 0).
+  # Editors complete and check the file against the package's JSON Schema: put this first line in it
+  # yaml-language-server: $schema=./node_modules/fastify-lolly/schema/lolly.schema.json
+  # (in a JSON file: "$schema": "./node_modules/fastify-lolly/schema/lolly.schema.json").
 
 Signals:
   SIGTERM, SIGINT   stop: close the listening sockets (redirect entries too) and the open WebSocket

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path'
 import { InvalidOptionError } from '../errors.js'
-import { checkKeys, invalid, isPlainObject, join, readBoolean, readInteger, readObject, readString, show, type Plain } from '../options/option-reader.js'
+import { invalid, pick, show, type Plain } from '../options/option-reader.js'
 import { readTlsCredentials, type TlsCredentials } from './tls-credentials.js'
 
 /** The entry the gateway serves on (Fastify listens there): plain HTTP, HTTPS, or HTTP/2 over TLS. */
@@ -34,19 +34,15 @@ export interface ConfigOverrides {
 }
 
 export const DEFAULT_LISTEN = { host: '127.0.0.1', port: 3000 }
-const ENTRY_KEYS = ['host', 'port', 'tls', 'http2', 'redirect']
-const TLS_KEYS = ['cert', 'key']
-const SHAPE = 'an object ({ host, port, tls, http2, redirect }) or a non-empty array of them'
-
 /**
- * Reads `listen`: one entry (an object, as before), or an array of entries of which exactly one
- * serves and the others redirect plain HTTP to it. Certificate and key files are read and parsed
- * here, so `--check`, a start and a reload all fail on a bad one with its path in the file.
- * `dir` is the config file's folder, which relative file names are read from.
+ * Reads `listen`, its shape checked by the file's schema (lib/cli/gateway-schema.ts): one entry (an
+ * object, as before), or an array of entries of which exactly one serves and the others redirect
+ * plain HTTP to it. Certificate and key files are read and parsed here, so `--check`, a start and a
+ * reload all fail on a bad one with its path in the file. `dir` is the config file's folder, which
+ * relative file names are read from.
  */
-export function readListen (value: unknown, dir: string, overrides: ConfigOverrides): ListenConfig {
-  if (value === undefined || isPlainObject(value)) return readEntries([{ value: value ?? {}, path: 'listen' }], dir, overrides)
-  if (!Array.isArray(value) || value.length === 0) throw invalid('listen', SHAPE, value)
+export function readListen (value: Plain | Plain[] | undefined, dir: string, overrides: ConfigOverrides): ListenConfig {
+  if (!Array.isArray(value)) return readEntries([{ value: value ?? {}, path: 'listen' }], dir, overrides)
   return readEntries(value.map((entry, i) => ({ value: entry, path: `listen[${i}]` })), dir, overrides)
 }
 
@@ -60,8 +56,8 @@ interface Entry {
   redirect: boolean
 }
 
-function readEntries (raw: Array<{ value: unknown, path: string }>, dir: string, overrides: ConfigOverrides): ListenConfig {
-  const entries = raw.map(({ value, path }) => readEntry(readObject(value, path), path, dir))
+function readEntries (raw: Array<{ value: Plain, path: string }>, dir: string, overrides: ConfigOverrides): ListenConfig {
+  const entries = raw.map(({ value, path }) => readEntry(value, path, dir))
   const serving = entries.filter((entry) => !entry.redirect)
   if (serving.length === 0) throw invalid('listen', 'a list with one entry that serves (without redirect: true)', raw.map((entry) => entry.value))
   if (serving.length > 1) {
@@ -88,35 +84,16 @@ function readEntries (raw: Array<{ value: unknown, path: string }>, dir: string,
 }
 
 function readEntry (object: Plain, path: string, dir: string): Entry {
-  checkKeys(object, ENTRY_KEYS, path)
-  const redirect = readBoolean(object, 'redirect', path, false)
-  const http2 = readBoolean(object, 'http2', path, false)
-  const tls = readTlsFiles(object.tls, join(path, 'tls'), dir)
+  const redirect = pick(object, 'redirect', false)
+  const http2 = pick(object, 'http2', false)
+  const files = pick<{ cert: string, key: string } | null>(object, 'tls', null)
+  const tls = files === null ? null : { cert: resolve(dir, files.cert), key: resolve(dir, files.key) }
   if (redirect && tls !== null) throw invalid(`${path}.redirect`, 'false on an entry with tls (a redirect entry answers plain HTTP)', true)
   if (http2 && tls === null) {
     throw invalid(`${path}.http2`, 'false on an entry without tls (HTTP/2 is served over TLS, with HTTP/1.1 through ALPN; cleartext h2c is not)', true)
   }
   if (redirect && object.port === undefined) throw invalid(`${path}.port`, 'given on a redirect entry (the plain-HTTP port, usually 80)', undefined)
-  return {
-    path,
-    object,
-    host: readString(object, 'host', path, DEFAULT_LISTEN.host),
-    port: readInteger(object, 'port', path, DEFAULT_LISTEN.port, { max: 65_535 }),
-    tls,
-    http2,
-    redirect
-  }
-}
-
-function readTlsFiles (value: unknown, path: string, dir: string): Entry['tls'] {
-  if (value === undefined) return null
-  const object = readObject(value, path)
-  checkKeys(object, TLS_KEYS, path)
-  const file = (key: string): string => {
-    if (object[key] === undefined) throw invalid(`${path}.${key}`, 'the path of a PEM file', undefined)
-    return resolve(dir, readString(object, key, path, ''))
-  }
-  return { cert: file('cert'), key: file('key') }
+  return { path, object, host: pick(object, 'host', DEFAULT_LISTEN.host), port: pick(object, 'port', DEFAULT_LISTEN.port), tls, http2, redirect }
 }
 
 /** Two entries on the same host and port would fail to start with EADDRINUSE; say which ones. */

@@ -1,14 +1,16 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { InvalidOptionError } from '../errors.js'
-import { checkKeys, invalid, isPlainObject, show } from '../options/option-reader.js'
-import { readRouteSettings, ROUTE_SETTING_KEYS } from '../options/route-options.js'
+import { invalid, isPlainObject, show } from '../options/option-reader.js'
+import { readRouteSettings } from '../options/route-options.js'
+import { schemaCheck } from '../options/schema-check.js'
+import { routeUpstreamSchema } from '../options/schema/plugin.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
 import { affinityCookie, poolDestination, type Destination } from '../proxy/destination.js'
 
 /** Where a route's destination is kept: in its config (Fastify copies symbol keys), and on the reply while its handler runs. */
 const kDestination = Symbol('fastify-lolly.destination')
 
-const ROUTE_KEYS = ['name', ...ROUTE_SETTING_KEYS]
+const checkRouteUpstream = schemaCheck(routeUpstreamSchema, 'config.upstream')
 
 type RouteConfig = { upstream?: unknown, [kDestination]?: Destination }
 type ReplyWithDestination = FastifyReply & { [kDestination]: Destination | null | undefined }
@@ -84,7 +86,7 @@ export class RouteDestinations {
     if (typeof value === 'string') {
       name = value
     } else if (isPlainObject(value)) {
-      checkKeys(value, ROUTE_KEYS, path)
+      checkRouteUpstream(value, path)
       object = value
       if (value.name !== undefined) name = value.name
     } else {

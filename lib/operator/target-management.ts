@@ -1,8 +1,14 @@
 import { DiscoveredTargetError, UnknownTargetError } from '../errors.js'
 import { invalid } from '../options/option-reader.js'
-import { readTarget, readTargetUrl, readWeight } from '../options/target-options.js'
+import { schemaCheck } from '../options/schema-check.js'
+import { targetSchema } from '../options/schema/target.js'
+import { readTarget, readTargetUrl } from '../options/target-options.js'
 import type { Target, TargetSnapshot } from '../pool/target.js'
 import type { UpstreamPool } from '../pool/upstream-pool.js'
+
+// The runtime API's targets and weights have the options' limits: the same schema checks them.
+const checkTarget = schemaCheck(targetSchema, 'target')
+const checkWeight = schemaCheck(targetSchema.properties.weight, 'weight')
 
 /**
  * Runtime management behind `app.lolly.addTarget/removeTarget/drain/enable/disable/setWeight`.
@@ -22,6 +28,7 @@ export class TargetManager {
   /** Adds a target (a URL or `{ url, weight, backup, down, maxConnections }`); it takes traffic at once. */
   addTarget (upstream: unknown, target: unknown): TargetSnapshot {
     const pool = this.pool(upstream)
+    checkTarget(target, 'target')
     const config = readTarget(target, 'target')
     if (pool.target(config.url) !== undefined) {
       throw invalid(typeof target === 'string' ? 'target' : 'target.url', `a URL not yet in upstream "${pool.name}"`, config.url)
@@ -78,7 +85,8 @@ export class TargetManager {
   /** Changes a target's weight, within the same limits as the options. */
   setWeight (upstream: unknown, url: unknown, weight: unknown): void {
     const { pool, target } = this.find(upstream, url, false)
-    pool.setWeight(target, readWeight({ weight }, ''))
+    checkWeight(weight)
+    pool.setWeight(target, weight as number)
   }
 
   private pool (upstream: unknown): UpstreamPool {

@@ -1,6 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
-import { TOKEN } from '../http/header-names.js'
-import { checkKeys, invalid, isPlainObject, join, readBoolean, readChoice, type Plain } from './option-reader.js'
+import { invalid, join, pick, type Plain } from './option-reader.js'
 
 /** Session affinity through a cookie the proxy issues (`affinity: { cookie: { secret } }`, or `false`). */
 export interface AffinityOptions {
@@ -37,17 +36,7 @@ export interface NormalizedAffinity {
   domain: string | null
 }
 
-const AFFINITY_KEYS = ['cookie']
-const COOKIE_KEYS = ['name', 'secret', 'maxAge', 'secure', 'sameSite', 'httpOnly', 'path', 'domain']
-const SAME_SITE = ['Strict', 'Lax', 'None'] as const
-// RFC 6265bis caps Max-Age at 400 days; browsers clamp anything longer, so a longer one is a mistake.
-const MAX_AGE = 400 * 24 * 3600
 const MIN_SECRET = 16 // below this an HMAC key is guessable offline from one cookie
-// RFC 6265 path-value: any CHAR but CTLs and ';' (the attribute separator).
-const COOKIE_PATH = /^\/[\x20-\x3a\x3c-\x7e]*$/
-// A host name or an IP: a port, scheme or path here makes browsers drop the cookie.
-const COOKIE_DOMAIN = /^\.?[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*$/
-
 const DEFAULTS: Omit<NormalizedAffinity, 'secrets'> = {
   name: 'lolly',
   maxAge: 0,
@@ -68,25 +57,24 @@ export function readAffinity (object: Plain, path: string, inherited: Normalized
   if (value === undefined) return inherited
   if (value === false) return null
   const where = join(path, 'affinity')
-  if (!isPlainObject(value)) throw invalid(where, 'false or an object ({ cookie: { secret, ... } })', value)
-  checkKeys(value, AFFINITY_KEYS, where)
-  if (value.cookie === undefined && inherited !== null) return inherited
-  return readCookie(value.cookie, join(where, 'cookie'), inherited)
+  const cookieOptions = (value as Plain).cookie as Plain | undefined
+  if (cookieOptions === undefined && inherited !== null) return inherited
+  return readCookie(cookieOptions, join(where, 'cookie'), inherited)
 }
 
-function readCookie (value: unknown, where: string, base: NormalizedAffinity | null): NormalizedAffinity {
-  if (!isPlainObject(value)) throw invalid(where, 'an object ({ secret, ... })', value)
-  checkKeys(value, COOKIE_KEYS, where)
+function readCookie (value: Plain | undefined, where: string, base: NormalizedAffinity | null): NormalizedAffinity {
+  // `affinity: {}` with nothing inherited: the secret is missing.
+  if (value === undefined) throw invalid(where, 'an object ({ secret, ... })', value)
   const from = base ?? DEFAULTS
   const cookie: NormalizedAffinity = {
-    name: readPattern(value, 'name', where, from.name, TOKEN, "a cookie name (letters, digits and !#$%&'*+-.^_`|~)"),
+    name: pick(value, 'name', from.name),
     secrets: value.secret === undefined && base !== null ? base.secrets : readSecrets(value.secret, join(where, 'secret')),
-    maxAge: readMaxAge(value, where, from.maxAge),
-    secure: readBoolean(value, 'secure', where, from.secure),
-    httpOnly: readBoolean(value, 'httpOnly', where, from.httpOnly),
-    sameSite: readChoice(value, 'sameSite', where, SAME_SITE, from.sameSite),
-    path: readPattern(value, 'path', where, from.path, COOKIE_PATH, "a path starting with '/' (printable ASCII, no ';')"),
-    domain: value.domain === null ? null : readPattern(value, 'domain', where, from.domain, COOKIE_DOMAIN, "a domain such as 'example.com' (no port, scheme or path), or null")
+    maxAge: pick(value, 'maxAge', from.maxAge),
+    secure: pick(value, 'secure', from.secure),
+    httpOnly: pick(value, 'httpOnly', from.httpOnly),
+    sameSite: pick(value, 'sameSite', from.sameSite),
+    path: pick(value, 'path', from.path),
+    domain: pick(value, 'domain', from.domain)
   }
   checkBrowserRules(cookie, value, where)
   return cookie
@@ -106,22 +94,6 @@ function checkBrowserRules (cookie: NormalizedAffinity, own: Plain, where: strin
   if (name.startsWith('__host-') && (!cookie.secure || cookie.path !== '/' || cookie.domain !== null)) {
     throw invalid(join(where, 'name'), "a name without the __Host- prefix unless secure is true, path is '/' and domain is unset (browsers drop it otherwise)", cookie.name)
   }
-}
-
-function readPattern<T extends string | null> (object: Plain, key: string, path: string, fallback: T, pattern: RegExp, expectation: string): string | T {
-  const value = object[key]
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || !pattern.test(value)) throw invalid(join(path, key), expectation, value)
-  return value
-}
-
-function readMaxAge (object: Plain, path: string, fallback: number): number {
-  const value = object.maxAge
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_AGE) {
-    throw invalid(join(path, 'maxAge'), `a number of seconds from 0 (a session cookie) to ${MAX_AGE} (400 days)`, value)
-  }
-  return value
 }
 
 // The errors below describe a secret by its type and length only: option errors end up in logs.

@@ -1,8 +1,6 @@
 import { InvalidOptionError } from '../errors.js'
-import { CLIENT_MANAGED, HEADER_VALUE, TOKEN } from '../http/header-names.js'
-import {
-  checkKeys, invalid, isPlainObject, join, readChoice, readDuration, readInteger, readNumber, readSection, type Plain, type Section
-} from './option-reader.js'
+import { CLIENT_MANAGED, TOKEN } from '../http/header-names.js'
+import { invalid, isPlainObject, join, pick, readSection, type Plain, type Section } from './option-reader.js'
 import { readStatusList, type StatusRange } from './status-list.js'
 
 export type { StatusRange } from './status-list.js'
@@ -70,17 +68,6 @@ export interface NormalizedHealthCheck {
   initialState: 'healthy' | 'unhealthy'
 }
 
-const HEALTH_CHECK_KEYS = [
-  'path', 'method', 'headers', 'port', 'expect', 'maxBodyBytes', 'interval', 'timeout', 'unhealthyInterval',
-  'jitter', 'concurrency', 'healthyThreshold', 'unhealthyThreshold', 'initialState'
-]
-const EXPECT_KEYS = ['status', 'body']
-// Visible ASCII only: no space, CR or LF can reach the request line; '#' is never sent, so refuse it.
-const PROBE_PATH = /^\/[!-"$-~]*$/
-const MAX_BODY_BYTES = 16 * 1024 * 1024
-// Probing a target more often than every 10 ms is a typo, not a policy.
-const MIN_INTERVAL = 10
-
 // The raw (merged) object each normalised check was read from, so an upstream's `healthCheck: {...}`
 // can override the top-level one key by key and still get every default that depends on another key
 // (unhealthyInterval follows interval) computed from the merged result.
@@ -91,7 +78,6 @@ const sources = new WeakMap<NormalizedHealthCheck, Plain>()
  * `headers` as a whole, like nginx's proxy_set_header).
  */
 const HEALTH_CHECK: Section<NormalizedHealthCheck | null, NormalizedHealthCheck> = {
-  keys: HEALTH_CHECK_KEYS,
   off: () => null,
   on: (inherited) => inherited ?? DEFAULT_CHECK,
   read (own, where, base) {
@@ -104,49 +90,40 @@ const HEALTH_CHECK: Section<NormalizedHealthCheck | null, NormalizedHealthCheck>
   }
 }
 
-const EXPECT_STATUS = {
-  min: 100,
-  max: 599,
-  ranges: true,
-  empty: false,
-  list: "a non-empty array of statuses (200), ranges ('200-399') or classes ('2xx')",
-  entry: "a status from 100 to 599, a range 'from-to' or a class '2xx'"
-}
-
 /** Reads `healthCheck` of `object` (a named upstream, or the top level) over `inherited` (see readSection). */
 export function readHealthCheck (object: Plain, path: string, inherited: NormalizedHealthCheck | null): NormalizedHealthCheck | null {
   return readSection(object, 'healthCheck', path, inherited, HEALTH_CHECK)
 }
 
 function normalize (raw: Plain, path: string): NormalizedHealthCheck {
-  const method = readChoice(raw, 'method', path, ['GET', 'HEAD'] as const, 'GET')
-  const expect = raw.expect === undefined ? {} : readExpect(raw.expect, join(path, 'expect'))
-  const expectBody = expect.body === undefined ? null : readExpectBody(expect.body, join(path, 'expect.body'))
+  const method = pick<'GET' | 'HEAD'>(raw, 'method', 'GET')
+  const expect = pick<Plain>(raw, 'expect', {})
+  const expectBody = readExpectBody(expect.body as string | RegExp | undefined)
   if (expectBody !== null && method === 'HEAD') {
     throw new InvalidOptionError(`${path}.expect.body cannot be used with ${path}.method 'HEAD' (a HEAD answer has no body)`)
   }
-  const interval = readDuration(raw, 'interval', path, 10_000, MIN_INTERVAL)
-  const unhealthyInterval = readDuration(raw, 'unhealthyInterval', path, interval, MIN_INTERVAL)
+  const interval = pick(raw, 'interval', 10_000)
+  const unhealthyInterval = pick(raw, 'unhealthyInterval', interval)
   // 5 s, or half the shorter interval when that is less, so setting only an interval never fails.
-  const timeout = readDuration(raw, 'timeout', path, Math.min(5_000, Math.floor(Math.min(interval, unhealthyInterval) / 2)))
+  const timeout = pick(raw, 'timeout', Math.min(5_000, Math.floor(Math.min(interval, unhealthyInterval) / 2)))
   if (timeout >= interval) throw belowError(path, 'interval', timeout, interval)
   if (timeout >= unhealthyInterval) throw belowError(path, 'unhealthyInterval', timeout, unhealthyInterval)
   return {
-    path: readProbePath(raw.path, join(path, 'path')),
+    path: pick(raw, 'path', '/health'),
     method,
-    headers: readHeaders(raw.headers, join(path, 'headers')),
-    port: raw.port === undefined ? null : readInteger(raw, 'port', path, 0, { min: 1, max: 65_535 }),
-    expectStatus: expect.status === undefined ? [{ from: 200, to: 299 }] : readStatusList(expect.status, join(path, 'expect.status'), EXPECT_STATUS),
+    headers: readHeaders(pick<Record<string, string>>(raw, 'headers', {}), join(path, 'headers')),
+    port: pick(raw, 'port', null),
+    expectStatus: expect.status === undefined ? [{ from: 200, to: 299 }] : readStatusList(expect.status as Array<number | string>, join(path, 'expect.status'), 100, 599),
     expectBody,
-    maxBodyBytes: readInteger(raw, 'maxBodyBytes', path, 64 * 1024, { min: 1, max: MAX_BODY_BYTES }),
+    maxBodyBytes: pick(raw, 'maxBodyBytes', 64 * 1024),
     interval,
     timeout,
     unhealthyInterval,
-    jitter: readNumber(raw, 'jitter', path, 0.1, 0, 1),
-    concurrency: readInteger(raw, 'concurrency', path, 16, { min: 1, max: 1024 }),
-    healthyThreshold: readInteger(raw, 'healthyThreshold', path, 2, { min: 1, max: 1000 }),
-    unhealthyThreshold: readInteger(raw, 'unhealthyThreshold', path, 3, { min: 1, max: 1000 }),
-    initialState: readChoice(raw, 'initialState', path, ['healthy', 'unhealthy'] as const, 'healthy')
+    jitter: pick(raw, 'jitter', 0.1),
+    concurrency: pick(raw, 'concurrency', 16),
+    healthyThreshold: pick(raw, 'healthyThreshold', 2),
+    unhealthyThreshold: pick(raw, 'unhealthyThreshold', 3),
+    initialState: pick<'healthy' | 'unhealthy'>(raw, 'initialState', 'healthy')
   }
 }
 
@@ -154,41 +131,21 @@ function belowError (path: string, other: string, timeout: number, limit: number
   return new InvalidOptionError(`${path}.timeout must be below ${path}.${other}, got ${timeout} (${other} ${limit})`)
 }
 
-function readExpect (value: unknown, path: string): Plain {
-  if (!isPlainObject(value)) throw invalid(path, 'an object { status, body }', value)
-  checkKeys(value, EXPECT_KEYS, path)
-  return value
+function readExpectBody (value: string | RegExp | undefined): string | RegExp | null {
+  if (value === undefined) return null
+  return value instanceof RegExp ? new RegExp(value.source, value.flags.replace(/[gy]/g, '')) : value
 }
 
-function readExpectBody (value: unknown, path: string): string | RegExp {
-  if (value instanceof RegExp) return new RegExp(value.source, value.flags.replace(/[gy]/g, ''))
-  if (typeof value === 'string' && value !== '') return value
-  throw invalid(path, 'a non-empty string or a RegExp', value)
-}
-
-function readProbePath (value: unknown, path: string): string {
-  if (value === undefined) return '/health'
-  if (typeof value !== 'string' || !PROBE_PATH.test(value)) {
-    throw invalid(path, "a path starting with '/' (visible ASCII, no '#')", value)
-  }
-  return value
-}
-
-function readHeaders (value: unknown, path: string): Record<string, string> {
+/** Lower-cases the names; refuses what the schema cannot say: headers the client manages, a name set twice. */
+function readHeaders (value: Record<string, string>, path: string): Record<string, string> {
   const headers: Record<string, string> = Object.create(null)
-  if (value !== undefined) {
-    if (!isPlainObject(value)) throw invalid(path, 'an object of header names to string values', value)
-    for (const [name, headerValue] of Object.entries(value)) {
-      const where = `${path}[${JSON.stringify(name)}]`
-      const lower = name.toLowerCase()
-      if (!TOKEN.test(name)) throw invalid(where, 'named by an HTTP token', name)
-      if (CLIENT_MANAGED.has(lower)) throw invalid(where, 'a header the HTTP client does not manage itself', name)
-      if (headers[lower] !== undefined) throw invalid(where, 'set once (header names are case-insensitive)', name)
-      if (typeof headerValue !== 'string' || !HEADER_VALUE.test(headerValue)) {
-        throw invalid(where, 'a string without CR, LF or NUL', headerValue)
-      }
-      headers[lower] = headerValue
-    }
+  for (const [name, headerValue] of Object.entries(value)) {
+    const where = `${path}[${JSON.stringify(name)}]`
+    const lower = name.toLowerCase()
+    if (!TOKEN.test(name)) throw invalid(where, 'named by an HTTP token', name)
+    if (CLIENT_MANAGED.has(lower)) throw invalid(where, 'a header the HTTP client does not manage itself', name)
+    if (headers[lower] !== undefined) throw invalid(where, 'set once (header names are case-insensitive)', name)
+    headers[lower] = headerValue
   }
   if (headers['user-agent'] === undefined) headers['user-agent'] = `fastify-lolly-health/${version}`
   return headers

@@ -1,8 +1,5 @@
 import type { PassiveSettings } from './types.js'
-import { invalid, join, readDuration, readInteger, readNumber, readSection, type Plain, type Section } from './option-reader.js'
-import { readStatusList, statusesOf, type StatusListSpec } from './status-list.js'
-
-const PASSIVE_KEYS = ['maxFails', 'failWindow', 'ejectTime', 'maxEjectTime', 'maxEjectedPercent', 'statuses']
+import { invalid, join, pick, readSection, type Plain, type Section } from './option-reader.js'
 
 /**
  * Passive health defaults, and why, against what nginx, Envoy and Caddy ship:
@@ -39,39 +36,24 @@ export const DEFAULT_PASSIVE: PassiveSettings = {
 }
 
 const PASSIVE: Section<PassiveSettings | false, PassiveSettings> = {
-  keys: PASSIVE_KEYS,
   off: () => false,
   on: (inherited) => inherited === false ? DEFAULT_PASSIVE : inherited,
   read (passive, where, base) {
-    const ejectTime = readDuration(passive, 'ejectTime', where, base.ejectTime)
-    const maxEjectTime = readDuration(passive, 'maxEjectTime', where, Math.max(base.maxEjectTime, ejectTime))
+    const ejectTime = pick(passive, 'ejectTime', base.ejectTime)
+    const maxEjectTime = pick(passive, 'maxEjectTime', Math.max(base.maxEjectTime, ejectTime))
     if (maxEjectTime < ejectTime) {
       throw invalid(join(where, 'maxEjectTime'), `at least ejectTime (${ejectTime})`, maxEjectTime)
     }
     return {
-      maxFails: readInteger(passive, 'maxFails', where, base.maxFails, { min: 1, max: 1000 }),
-      failWindow: readDuration(passive, 'failWindow', where, base.failWindow),
+      maxFails: pick(passive, 'maxFails', base.maxFails),
+      failWindow: pick(passive, 'failWindow', base.failWindow),
       ejectTime,
       maxEjectTime,
-      maxEjectedPercent: readNumber(passive, 'maxEjectedPercent', where, base.maxEjectedPercent, 1, 100),
-      statuses: passive.statuses === undefined ? base.statuses : statusesOf(readStatusList(passive.statuses, join(where, 'statuses'), STATUSES))
+      maxEjectedPercent: pick(passive, 'maxEjectedPercent', base.maxEjectedPercent),
+      // Only 5xx, each once (the schema says which: a 4xx is the client's doing and never counts).
+      statuses: passive.statuses === undefined ? base.statuses : [...new Set(passive.statuses as number[])]
     }
   }
-}
-
-/**
- * Only 5xx statuses may count against a target. A 4xx is the client's doing (a missing page, a bad
- * token): counting it would let any client eject every target by asking for URLs that do not exist,
- * which is why nginx never counts 403/404 and Envoy's outlier detection only sees 5xx. An empty list
- * counts connection errors, resets and timeouts only.
- */
-const STATUSES: StatusListSpec = {
-  min: 500,
-  max: 599,
-  ranges: false,
-  empty: true,
-  list: 'an array of 5xx statuses',
-  entry: 'a 5xx status (500 to 599; 4xx are the client\'s doing and never count)'
 }
 
 /** Reads `passive` of one upstream over what it inherits (see readSection). */

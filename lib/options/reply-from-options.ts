@@ -1,11 +1,10 @@
 import { InvalidOptionError } from '../errors.js'
-import { invalid, readBoolean, readInteger, show, type Plain } from './option-reader.js'
+import { pick, show, type Plain } from './option-reader.js'
 import type { NormalizedReplyFrom } from './types.js'
 
-// The plugin options of @fastify/reply-from that keep their meaning behind a pool: they are handed to
-// the reply-from fastify-lolly hosts. Every other option of reply-from is refused by name, with what
-// to use instead, so a user moving over never has an option silently ignored.
-export const REPLY_FROM_KEYS = ['contentTypesToEncode', 'disableRequestLogging', 'cacheURLs', 'disableCache']
+// The plugin options of @fastify/reply-from that keep their meaning behind a pool are handed to the
+// reply-from fastify-lolly hosts (schema/plugin.ts). Every other option of reply-from is refused by
+// name, with what to use instead, so a user moving over never has an option silently ignored.
 
 const INSTEAD: Readonly<Record<string, string>> = {
   base: 'give the targets instead: `targets: [base]` (one or more URLs), or named `upstreams`',
@@ -31,25 +30,11 @@ export function refuseReplyFromOption (key: string, value: unknown): void {
 /** Reads the reply-from options fastify-lolly passes on to the reply-from it hosts. */
 export function readReplyFromOptions (options: Plain): NormalizedReplyFrom {
   return {
-    contentTypesToEncode: readMediaTypes(options.contentTypesToEncode),
+    contentTypesToEncode: [...pick<string[]>(options, 'contentTypesToEncode', [])],
     // Off unless asked for: reply-from's two info lines per proxied request would drown the state
     // transitions fastify-lolly logs (reply-from's default is on).
-    disableRequestLogging: readBoolean(options, 'disableRequestLogging', '', true),
-    cacheURLs: readInteger(options, 'cacheURLs', '', 100, { min: 1, max: 1_000_000 }),
-    disableCache: readBoolean(options, 'disableCache', '', false)
+    disableRequestLogging: pick(options, 'disableRequestLogging', true),
+    cacheURLs: pick(options, 'cacheURLs', 100),
+    disableCache: pick(options, 'disableCache', false)
   }
-}
-
-// A media type as reply-from compares it: `type/subtype`, no parameters (it strips them from the request's Content-Type).
-const MEDIA_TYPE = /^[!#$%&'*+.^_`|~0-9a-z-]+\/[!#$%&'*+.^_`|~0-9a-z-]+$/
-
-function readMediaTypes (value: unknown): string[] {
-  if (value === undefined) return []
-  const expectation = 'an array of media types (type/subtype, lower case, no parameters)'
-  if (!Array.isArray(value)) throw invalid('contentTypesToEncode', expectation, value)
-  for (let i = 0; i < value.length; i++) {
-    const entry: unknown = value[i]
-    if (typeof entry !== 'string' || !MEDIA_TYPE.test(entry)) throw invalid(`contentTypesToEncode[${i}]`, 'a media type such as \'application/x-www-form-urlencoded\' (lower case, no parameters)', entry)
-  }
-  return [...value] as string[]
 }

@@ -1,8 +1,7 @@
 import { isIP } from 'node:net'
 import type { NormalizedResolver } from './types.js'
-import { checkKeys, invalid, isPlainObject, join, readDuration, readInteger, type Plain } from './option-reader.js'
+import { invalid, join, pick, type Plain } from './option-reader.js'
 
-const RESOLVER_KEYS = ['servers', 'timeout', 'tries', 'minInterval', 'maxInterval', 'emptyGrace']
 // `10.0.0.2:5353`, `[fd00::2]:53` (and bare addresses): what node:dns Resolver#setServers takes.
 const SERVER_WITH_PORT = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/
 
@@ -25,18 +24,16 @@ export const DEFAULT_RESOLVER: NormalizedResolver = {
 
 /** Reads `resolver` of an upstream (or of the top level) over what it inherits. */
 export function readResolver (object: Plain, path: string, inherited: NormalizedResolver): NormalizedResolver {
-  const value = object.resolver
+  const value = object.resolver as Plain | undefined
   if (value === undefined) return inherited
   const where = join(path, 'resolver')
-  if (!isPlainObject(value)) throw invalid(where, 'an object', value)
-  checkKeys(value, RESOLVER_KEYS, where)
   const resolver: NormalizedResolver = {
-    servers: value.servers === undefined ? inherited.servers : readServers(value.servers, `${where}.servers`),
-    timeout: readDuration(value, 'timeout', where, inherited.timeout),
-    tries: readInteger(value, 'tries', where, inherited.tries, { min: 1, max: 10 }),
-    minInterval: readDuration(value, 'minInterval', where, inherited.minInterval),
-    maxInterval: readDuration(value, 'maxInterval', where, inherited.maxInterval),
-    emptyGrace: readDuration(value, 'emptyGrace', where, inherited.emptyGrace, 0)
+    servers: value.servers === undefined ? inherited.servers : readServers(value.servers as string[], `${where}.servers`),
+    timeout: pick(value, 'timeout', inherited.timeout),
+    tries: pick(value, 'tries', inherited.tries),
+    minInterval: pick(value, 'minInterval', inherited.minInterval),
+    maxInterval: pick(value, 'maxInterval', inherited.maxInterval),
+    emptyGrace: pick(value, 'emptyGrace', inherited.emptyGrace)
   }
   if (resolver.maxInterval < resolver.minInterval) {
     throw invalid(`${where}.maxInterval`, `at least minInterval (${resolver.minInterval})`, resolver.maxInterval)
@@ -44,11 +41,10 @@ export function readResolver (object: Plain, path: string, inherited: Normalized
   return resolver
 }
 
-function readServers (value: unknown, path: string): string[] {
-  if (!Array.isArray(value) || value.length === 0) throw invalid(path, 'a non-empty array of DNS server addresses', value)
+function readServers (value: string[], path: string): string[] {
   return value.map((server, i) => {
     // An address, not a name: the resolver cannot resolve its own servers' names.
-    if (typeof server !== 'string' || !isServerAddress(server)) {
+    if (!isServerAddress(server)) {
       throw invalid(`${path}[${i}]`, 'an IP address with an optional port (10.0.0.2, 10.0.0.2:5353, [fd00::2]:53)', server)
     }
     return server

@@ -1,5 +1,4 @@
-import { invalid, join, readBoolean, readDuration, readInteger, readNumber, readSection, type Plain, type Section } from './option-reader.js'
-import { readStatusList, statusesOf, type StatusListSpec } from './status-list.js'
+import { invalid, join, pick, readSection, type Plain, type Section } from './option-reader.js'
 
 /** Kinds of failed tries that move a request on to another target (nginx's proxy_next_upstream). */
 export type RetryOn = 'connect-error' | 'reset' | 'timeout' | 'status' | 'target-down'
@@ -64,9 +63,6 @@ export interface NormalizedRetry {
   maxRetryAfter: number
 }
 
-const RETRY_KEYS = ['attempts', 'on', 'statuses', 'nonIdempotent', 'sameTarget', 'timeout', 'budget', 'backoff', 'maxRetryAfter']
-const BUDGET_KEYS = ['percent', 'minConcurrency']
-const RETRY_ON: readonly RetryOn[] = ['connect-error', 'reset', 'timeout', 'status', 'target-down']
 const DEFAULT_STATUSES = [502, 503, 504]
 
 /**
@@ -102,49 +98,38 @@ export const DEFAULT_RETRY: NormalizedRetry = {
 }
 
 const RETRY: Section<NormalizedRetry> = {
-  keys: RETRY_KEYS,
   // Off keeps the other settings, so that a `true` below (a route's) turns the same policy back on.
   off: (inherited) => ({ ...inherited, attempts: 0 }),
   on: (inherited) => inherited.attempts === 0 ? { ...inherited, attempts: DEFAULT_RETRY.attempts } : inherited,
   read (value, where, base) {
-    const on = readOn(value.on, join(where, 'on'), base)
+    const on = value.on === undefined ? inheritedOn(base) : new Set(value.on as RetryOn[])
     if (value.statuses !== undefined && !on.has('status')) {
       throw invalid(join(where, 'statuses'), "unset when `on` has no 'status'", value.statuses)
     }
     return {
-      attempts: readInteger(value, 'attempts', where, base.attempts, { min: 0, max: 100 }),
+      attempts: pick(value, 'attempts', base.attempts),
       onConnectError: on.has('connect-error'),
       onReset: on.has('reset'),
       onTimeout: on.has('timeout'),
       onTargetDown: on.has('target-down'),
-      statuses: on.has('status') ? readStatuses(value.statuses, join(where, 'statuses'), base.statuses) : new Set<number>(),
-      nonIdempotent: readBoolean(value, 'nonIdempotent', where, base.nonIdempotent),
-      sameTarget: readBoolean(value, 'sameTarget', where, base.sameTarget),
-      timeout: readDuration(value, 'timeout', where, base.timeout, 0),
+      statuses: on.has('status') ? readStatuses(value.statuses as number[] | undefined, base.statuses) : new Set<number>(),
+      nonIdempotent: pick(value, 'nonIdempotent', base.nonIdempotent),
+      sameTarget: pick(value, 'sameTarget', base.sameTarget),
+      timeout: pick(value, 'timeout', base.timeout),
       budget: readSection(value, 'budget', where, base.budget, BUDGET),
-      backoff: readDuration(value, 'backoff', where, base.backoff, 0),
-      maxRetryAfter: readDuration(value, 'maxRetryAfter', where, base.maxRetryAfter, 0)
+      backoff: pick(value, 'backoff', base.backoff),
+      maxRetryAfter: pick(value, 'maxRetryAfter', base.maxRetryAfter)
     }
   }
 }
 
 const BUDGET: Section<RetryBudgetSettings | null, RetryBudgetSettings> = {
-  keys: BUDGET_KEYS,
   off: () => null,
   on: (inherited) => inherited ?? DEFAULT_RETRY.budget!,
-  read: (value, where, base) => ({
-    ratio: readNumber(value, 'percent', where, base.ratio * 100, 0, 100) / 100,
-    minConcurrency: readInteger(value, 'minConcurrency', where, base.minConcurrency, { min: 0, max: 1_000_000 })
+  read: (value, _where, base) => ({
+    ratio: pick(value, 'percent', base.ratio * 100) / 100,
+    minConcurrency: pick(value, 'minConcurrency', base.minConcurrency)
   })
-}
-
-const STATUSES: StatusListSpec = {
-  min: 400,
-  max: 599,
-  ranges: false,
-  empty: false,
-  list: 'a non-empty array of statuses from 400 to 599',
-  entry: 'a status from 400 to 599'
 }
 
 /** Reads `retry` of an upstream or a route over what it inherits (see readSection); `false` is attempts 0. */
@@ -152,26 +137,18 @@ export function readRetry (object: Plain, path: string, inherited: NormalizedRet
   return readSection(object, 'retry', path, inherited, RETRY)
 }
 
-function readOn (value: unknown, path: string, inherited: NormalizedRetry): Set<RetryOn> {
-  if (value === undefined) {
-    const on = new Set<RetryOn>()
-    if (inherited.onConnectError) on.add('connect-error')
-    if (inherited.onReset) on.add('reset')
-    if (inherited.onTimeout) on.add('timeout')
-    if (inherited.onTargetDown) on.add('target-down')
-    // An inherited policy without 'status' still has 'status' off; its statuses set is then empty.
-    if (inherited.statuses.size > 0) on.add('status')
-    return on
-  }
-  const expectation = `a non-empty array of ${RETRY_ON.map((kind) => `'${kind}'`).join(', ')} (attempts: 0 or retry: false turns failover off)`
-  if (!Array.isArray(value) || value.length === 0) throw invalid(path, expectation, value)
-  for (let i = 0; i < value.length; i++) {
-    if (!(RETRY_ON as readonly unknown[]).includes(value[i])) throw invalid(`${path}[${i}]`, `one of ${RETRY_ON.map((kind) => `'${kind}'`).join(', ')}`, value[i])
-  }
-  return new Set(value as RetryOn[])
+function inheritedOn (inherited: NormalizedRetry): Set<RetryOn> {
+  const on = new Set<RetryOn>()
+  if (inherited.onConnectError) on.add('connect-error')
+  if (inherited.onReset) on.add('reset')
+  if (inherited.onTimeout) on.add('timeout')
+  if (inherited.onTargetDown) on.add('target-down')
+  // An inherited policy without 'status' still has 'status' off; its statuses set is then empty.
+  if (inherited.statuses.size > 0) on.add('status')
+  return on
 }
 
-function readStatuses (value: unknown, path: string, inherited: ReadonlySet<number>): ReadonlySet<number> {
+function readStatuses (value: number[] | undefined, inherited: ReadonlySet<number>): ReadonlySet<number> {
   if (value === undefined) return inherited.size > 0 ? inherited : new Set(DEFAULT_STATUSES)
-  return new Set(statusesOf(readStatusList(value, path, STATUSES)))
+  return new Set(value)
 }

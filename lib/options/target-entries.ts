@@ -1,17 +1,15 @@
 import type { NormalizedSource, NormalizedTarget } from './types.js'
-import { isSourceEntry, readSource } from './discovery-options.js'
-import { invalid, isPlainObject, type Plain } from './option-reader.js'
+import { readSource } from './discovery-options.js'
+import { invalid, type Plain } from './option-reader.js'
 import { readTarget } from './target-options.js'
 
 /**
  * Reads `key` of `object` as a targets list: URLs and target objects (the static targets), and
- * `dns`, `srv` and `discover` entries (the sources). The list may not be empty, and neither a URL
- * nor a source name may appear twice.
+ * `dns`, `srv` and `discover` entries (the sources). Neither a URL nor a source name may appear twice.
  */
 export function readTargetEntries (object: Plain, key: string, path: string): { targets: NormalizedTarget[], sources: NormalizedSource[] } {
-  const value = object[key]
+  const value = object[key] as Array<string | Plain>
   const where = `${path === '' ? '' : path + '.'}${key}`
-  if (!Array.isArray(value) || value.length === 0) throw invalid(where, 'a non-empty array of targets', value)
   const targets: NormalizedTarget[] = []
   const sources: NormalizedSource[] = []
   const urls = new Set<string>()
@@ -19,9 +17,9 @@ export function readTargetEntries (object: Plain, key: string, path: string): { 
   const names = new Set<string>()
   let unnamed = 0
   for (let i = 0; i < value.length; i++) {
-    const entry: unknown = value[i]
+    const entry = value[i]
     const at = `${where}[${i}]`
-    if (isPlainObject(entry) && isSourceEntry(entry)) {
+    if (typeof entry !== 'string' && ('dns' in entry || 'srv' in entry || 'discover' in entry)) {
       const source = readSource(entry, at)
       // Unnamed providers: 'discover', 'discover#2', ...
       if (source.name === '') source.name = ++unnamed === 1 ? 'discover' : `discover#${unnamed}`

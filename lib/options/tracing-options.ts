@@ -1,4 +1,4 @@
-import { readBoolean, readSection, type Plain, type Section } from './option-reader.js'
+import { pick, readSection, type Plain, type Section } from './option-reader.js'
 
 /**
  * OpenTelemetry traces of proxied requests (`tracing: false` turns them off). On by default: traced
@@ -13,14 +13,12 @@ export interface NormalizedTracing {
   probes: boolean
 }
 
-const TRACING_KEYS = ['probes']
 const DEFAULT_TRACING: NormalizedTracing = { probes: false }
 
 const TRACING: Section<NormalizedTracing | null, NormalizedTracing> = {
-  keys: TRACING_KEYS,
   off: () => null,
   on: () => DEFAULT_TRACING,
-  read: (value, where, base) => ({ probes: readBoolean(value, 'probes', where, base.probes) })
+  read: (value, _where, base) => ({ probes: pick(value, 'probes', base.probes) })
 }
 
 /** Reads `tracing`: on by default (`true` alike), null when `false`. */

@@ -1,6 +1,6 @@
 import type { NormalizedUpstream } from './types.js'
 import { readBalancerSpec } from './balancer-options.js'
-import { readBoolean, readDuration, readInteger, readNumber, type Plain } from './option-reader.js'
+import { pick, type Plain } from './option-reader.js'
 import { DEFAULT_PASSIVE, readPassive } from './passive-options.js'
 import { readHealthCheck } from './health-check-options.js'
 import { DEFAULT_RETRY, readRetry } from './retry-options.js'
@@ -8,13 +8,6 @@ import { DEFAULT_RESOLVER, readResolver } from './resolver-options.js'
 import { readTargetEntries } from './target-entries.js'
 import { DEFAULT_WEBSOCKET, readWebSocket } from './websocket-options.js'
 import { readAffinity } from './affinity-options.js'
-
-/** Keys that configure a pool; at the top level (with `upstreams`) they are every pool's defaults. */
-export const UPSTREAM_SETTING_KEYS = [
-  'balancer', 'hashKey', 'hashBalanceFactor', 'tlsRejectUnauthorized', 'connections', 'pipelining',
-  'connectTimeout', 'responseTimeout', 'bodyTimeout', 'clientBodyTimeout',
-  'passive', 'slowStart', 'panicPercent', 'healthCheck', 'retry', 'resolver', 'websocket', 'affinity'
-] as const
 
 export type UpstreamSettingsNormalized = Omit<NormalizedUpstream, 'name' | 'targets' | 'sources'>
 
@@ -53,16 +46,16 @@ export const DEFAULT_SETTINGS: UpstreamSettingsNormalized = {
 export function readUpstreamSettings (object: Plain, path: string, inherited: UpstreamSettingsNormalized): UpstreamSettingsNormalized {
   return {
     balancer: readBalancerSpec(object, path, inherited.balancer),
-    tlsRejectUnauthorized: readBoolean(object, 'tlsRejectUnauthorized', path, inherited.tlsRejectUnauthorized),
-    connections: readInteger(object, 'connections', path, inherited.connections, { min: 1, max: 65_536 }),
-    pipelining: readInteger(object, 'pipelining', path, inherited.pipelining, { min: 1, max: 128 }),
-    connectTimeout: readDuration(object, 'connectTimeout', path, inherited.connectTimeout),
-    responseTimeout: readDuration(object, 'responseTimeout', path, inherited.responseTimeout),
-    bodyTimeout: readDuration(object, 'bodyTimeout', path, inherited.bodyTimeout),
-    clientBodyTimeout: readDuration(object, 'clientBodyTimeout', path, inherited.clientBodyTimeout, 0),
+    tlsRejectUnauthorized: pick(object, 'tlsRejectUnauthorized', inherited.tlsRejectUnauthorized),
+    connections: pick(object, 'connections', inherited.connections),
+    pipelining: pick(object, 'pipelining', inherited.pipelining),
+    connectTimeout: pick(object, 'connectTimeout', inherited.connectTimeout),
+    responseTimeout: pick(object, 'responseTimeout', inherited.responseTimeout),
+    bodyTimeout: pick(object, 'bodyTimeout', inherited.bodyTimeout),
+    clientBodyTimeout: pick(object, 'clientBodyTimeout', inherited.clientBodyTimeout),
     passive: readPassive(object, path, inherited.passive),
-    slowStart: readDuration(object, 'slowStart', path, inherited.slowStart, 0),
-    panicPercent: readNumber(object, 'panicPercent', path, inherited.panicPercent, 0, 100),
+    slowStart: pick(object, 'slowStart', inherited.slowStart),
+    panicPercent: pick(object, 'panicPercent', inherited.panicPercent),
     healthCheck: readHealthCheck(object, path, inherited.healthCheck),
     retry: readRetry(object, path, inherited.retry),
     resolver: readResolver(object, path, inherited.resolver),

@@ -1,4 +1,4 @@
-import { readDuration, readInteger, readSection, type Plain, type Section } from './option-reader.js'
+import { pick, readSection, type Plain, type Section } from './option-reader.js'
 
 /** WebSocket tunnelling of a pool (`websocket: true`, or an object of these): off by default. */
 export interface WebSocketOptions {
@@ -50,16 +50,15 @@ export const DEFAULT_WEBSOCKET: NormalizedWebSocket = {
 }
 
 const WEBSOCKET_SECTION: Section<NormalizedWebSocket> = {
-  keys: ['handshakeTimeout', 'idleTimeout', 'maxTunnels', 'drainTimeout', 'halfCloseTimeout'],
   off: (inherited) => ({ ...inherited, enabled: false }),
   on: (inherited) => ({ ...inherited, enabled: true }),
-  read: (object, path, base) => ({
+  read: (object, _path, base) => ({
     enabled: true,
-    handshakeTimeout: readDuration(object, 'handshakeTimeout', path, base.handshakeTimeout),
-    idleTimeout: readDuration(object, 'idleTimeout', path, base.idleTimeout, 0),
-    maxTunnels: readInteger(object, 'maxTunnels', path, base.maxTunnels, { min: 1, max: 1_000_000 }),
-    drainTimeout: readDuration(object, 'drainTimeout', path, base.drainTimeout, 0),
-    halfCloseTimeout: readDuration(object, 'halfCloseTimeout', path, base.halfCloseTimeout, 0)
+    handshakeTimeout: pick(object, 'handshakeTimeout', base.handshakeTimeout),
+    idleTimeout: pick(object, 'idleTimeout', base.idleTimeout),
+    maxTunnels: pick(object, 'maxTunnels', base.maxTunnels),
+    drainTimeout: pick(object, 'drainTimeout', base.drainTimeout),
+    halfCloseTimeout: pick(object, 'halfCloseTimeout', base.halfCloseTimeout)
   })
 }
 
