@@ -1,5 +1,6 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
+import FakeTimers from '@sinonjs/fake-timers'
 import lolly from '../lib/index.js'
 import { closedPort, startUpstream, startUpstreams } from './helpers/upstreams.js'
 import { connect, startWsTarget } from './helpers/ws-targets.js'
@@ -196,10 +197,14 @@ test('a cookie past half its life is renewed with the answer, for the same targe
   t.teardown(async () => { await app.close(); await Promise.all(ups.map((u) => u.close())) })
   await app.register(lolly, { targets: ups.map((u) => u.url), affinity: { cookie: { secret: SECRET, maxAge: 2 } } })
   app.all('/*', (_request, reply) => { reply.from() })
+  // Date alone is faked, at a whole second: the cookie's expiry is in whole seconds, so a real clock
+  // issuing it at x.9 s made its 2 s a 1.1 s, gone by the time a real 1.1 s wait was over (a CI flake).
+  const clock = FakeTimers.install({ toFake: ['Date'], now: Date.UTC(2026, 0, 1) })
+  t.teardown(() => clock.uninstall())
   const first = await app.inject('/a')
   const cookie = cookieOf(first.headers['set-cookie'] as string)!
   t.notOk((await app.inject({ url: '/b', headers: { cookie } })).headers['set-cookie'], 'young: kept')
-  await new Promise((resolve) => setTimeout(resolve, 1100))
+  clock.tick(1500)
   const later = await app.inject({ url: '/c', headers: { cookie } })
   t.equal(later.body.split(' ')[0], first.body.split(' ')[0])
   t.ok(cookieOf(later.headers['set-cookie'] as string), 'past half of its 2 s: renewed')

@@ -133,8 +133,10 @@ function ask (port: number, head: string): Promise<{ status: number, location: s
 }
 
 test('a redirect entry answers 308 to https on the serving port, 443 left out; 400 without a usable Host or path', async (t) => {
-  const to8443 = await startRedirectServer({ host: '127.0.0.1', port: 0 }, 8443)
-  const to443 = await startRedirectServer({ host: '127.0.0.1', port: 0 }, 443)
+  const logged: string[] = []
+  const log = { error: (_: object, message: string) => { logged.push(message) } }
+  const to8443 = await startRedirectServer({ host: '127.0.0.1', port: 0 }, 8443, log)
+  const to443 = await startRedirectServer({ host: '127.0.0.1', port: 0 }, 443, log)
   t.teardown(() => Promise.all([to8443.close(), to443.close()]))
   const port = (origin: string): number => Number(new URL(origin).port)
   t.match(to8443.origin, /^http:\/\/127\.0\.0\.1:\d+$/)
@@ -146,7 +148,11 @@ test('a redirect entry answers 308 to https on the serving port, 443 left out; 4
   t.same([old.status, old.body], [400, 'Only a request with a Host header and a path (origin form) is redirected to https\n'], 'HTTP/1.0 without Host')
   t.same(await ask(port(to8443.origin), 'GET /\nHost: a b'), { status: 400, location: undefined }, 'a Host that is no name')
   t.same(await ask(port(to8443.origin), 'GET http://other.test/x\nHost: example.test'), { status: 400, location: undefined }, 'absolute form')
-  const v6 = await startRedirectServer({ host: '::1', port: 0 }, 8443).catch(() => undefined)
+  // An error once listening (accept failing with EMFILE) goes to the gateway's log, and the server goes on.
+  to8443.server.emit('error', Object.assign(new Error('accept EMFILE'), { code: 'EMFILE' }))
+  t.same(logged, ['lolly: redirect entry 127.0.0.1:0: accept EMFILE'])
+  t.same(await ask(port(to8443.origin), 'GET /\nHost: example.test'), { status: 308, location: 'https://example.test:8443/' })
+  const v6 = await startRedirectServer({ host: '::1', port: 0 }, 8443, log).catch(() => undefined)
   if (v6 !== undefined) {
     t.match(v6.origin, /^http:\/\/\[::1\]:\d+$/, 'an IPv6 address is bracketed')
     await v6.close()

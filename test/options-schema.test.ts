@@ -90,6 +90,25 @@ test('objects without a prototype are options like any other, and merge key by k
   t.match(options.upstreams.get('api')!.healthCheck, { expectStatus: [{ from: 204, to: 204 }], expectBody: 'ok' })
 })
 
+test('options are data: a class instance, or an object inheriting keys, is refused where an object is meant', async (t) => {
+  // ajv reads own keys only, and the readers read what a prototype holds: an inherited retry.attempts
+  // of -1 went to the pools unchecked before lollyPlain.
+  class Retry { get attempts (): number { return -1 } }
+  t.equal(messageOf({ targets, retry: new Retry() }), 'retry must be a boolean or an object, got Retry {}')
+  t.equal(messageOf(Object.assign(Object.create({ retry: { attempts: -1 } }), { targets })), "options must be an object, got { targets: [ 'http://127.0.0.1:1' ] }")
+  t.equal(messageOf({ targets: [Object.assign(Object.create({ weight: 0 }), { url: targets[0] })] }), "targets[0] must be a URL string or an object with a url, got { url: 'http://127.0.0.1:1' }")
+  t.equal(messageOf({ upstreams: Object.assign(Object.create({ api: { targets } }), { web: { targets } }) }), 'upstreams must be an object, got { web: { targets: [Array] } }')
+  class Headers { 'x-a' = 'b' }
+  t.match(messageOf({ targets, healthCheck: { headers: new Headers() } }), /^healthCheck\.headers must be an object of header names to string values, got Headers/)
+  t.match(messageOf({ targets, affinity: new Retry() }), /^affinity must be /)
+})
+
+test('a lolly file cannot have status.actions: its buttons need status.onRequest, a function no file holds', async (t) => {
+  t.throws(() => readGatewayConfig({ targets, status: { actions: true } }, 'lolly.yaml'),
+    { message: 'lolly.yaml: status.actions is not a known option (known: path, history)' })
+  t.equal(readGatewayConfig({ targets, status: { history: 5 } }, 'lolly.yaml').normalized.status!.history, 5)
+})
+
 test('a schema without an expectation falls back to ajv\'s words, still with the path and the value', async (t) => {
   const check = schemaCheck({ type: 'object', properties: { port: { type: 'integer' } } }, 'thing')
   t.throws(() => check({ port: 'x' }), { code: 'FST_LOLLY_INVALID_OPTION', message: "port must be integer, got 'x'" })

@@ -75,6 +75,10 @@ test('trace headers replace the client\'s in every form undici takes headers in,
   }
   t.same(withTraceHeaders(pairs() as never, carrier), { 'x-three': ['c', 'd'], traceparent: '00-a-b-01', tracestate: 'x=1' })
   t.same(withTraceHeaders(null, carrier), carrier)
+  // A client's header named __proto__ is a header: kept as one, not a prototype to set (it was dropped before).
+  const proto = withTraceHeaders(['__proto__', 'x', 'x-four', '4'], carrier) as Record<string, string>
+  t.equal(Object.getOwnPropertyDescriptor(proto, '__proto__')?.value, 'x')
+  t.equal(proto['x-four'], '4')
   t.same(withTraceHeaders(undefined, carrier), carrier)
   const headers = { a: '1' }
   t.equal(withTraceHeaders(headers, {}), headers, 'nothing to add (no propagator): the headers as they are')

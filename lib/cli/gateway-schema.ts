@@ -2,6 +2,7 @@ import { boolean, choice, duration, integer, nonEmptyString, object, patterned }
 import { jsonSubset } from '../options/schema/json-subset.js'
 import { definitions } from '../options/schema/definitions.js'
 import { pluginProperties } from '../options/schema/plugin.js'
+import { statusSchema } from '../options/schema/sections.js'
 import { routeSettingsProperties } from '../options/schema/upstream.js'
 
 // The `lolly` command's configuration file: the command's own keys, and every plugin option a file
@@ -89,11 +90,16 @@ const schemaReference = { type: 'string', lollyExpect: 'a string', description: 
 
 export const CLI_KEYS = [...Object.keys(gatewayProperties), '$schema']
 
+// status.actions serves buttons only behind status.onRequest, a function no file can hold: in a file
+// it could do nothing, so a file cannot have it (the page of the lolly command is read-only).
+const { actions: _actions, ...fileStatusProperties } = statusSchema.properties
+const fileStatusSchema = { ...statusSchema, properties: fileStatusProperties }
+
 /** The whole file: the plugin options a file can hold (no functions, no registry) and the command's keys. */
 export const gatewaySchema = jsonSubset({
   title: 'fastify-lolly gateway configuration (lolly --config)',
   description: 'A lolly file: where the gateway listens, its routes, and the plugin options (targets or upstreams, balancing, health, failover, ...).',
-  ...object({ ...gatewayProperties, ...pluginProperties, $schema: schemaReference }, 'an object (a mapping of keys) at the top'),
+  ...object({ ...gatewayProperties, ...pluginProperties, status: fileStatusSchema, $schema: schemaReference }, 'an object (a mapping of keys) at the top'),
   definitions,
   if: { required: ['upstreams'] },
   else: { required: ['targets'], lollyExpect: 'a non-empty array of targets' }

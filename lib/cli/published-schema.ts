@@ -14,7 +14,7 @@ function forEditors (schema: unknown): unknown {
   if (schema === null || typeof schema !== 'object') return schema
   const out: Schema = {}
   for (const [key, value] of Object.entries(schema)) {
-    if (key === 'lollyExpect') continue
+    if (key === 'lollyExpect' || key === 'lollyPlain') continue
     // Data, not schemas: copied as they are (a `default` may hold a key named like a keyword).
     out[key] = key === 'default' || key === 'examples' || key === 'enum' || key === 'const' ? value : forEditors(value)
   }

@@ -1,11 +1,15 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import http, { type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { RedirectEntry } from './listen-config.js'
+
+/** Where an error of a listening redirect entry goes: the gateway's log. */
+export interface ErrorLog { error (details: object, message: string): void }
 
 /** A running redirect entry: plain HTTP to the gateway's https address. */
 export interface RedirectServer {
   /** `http://127.0.0.1:8080`, as the startup line prints it. */
   readonly origin: string
+  readonly server: Server
   close (): Promise<void>
 }
 
@@ -20,7 +24,7 @@ const HOST = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/
  * A request without a usable Host (HTTP/1.0 without one, or a malformed one), or whose target is not
  * a path (`GET http://other/ HTTP/1.1`, `OPTIONS *`), gets 400.
  */
-export async function startRedirectServer (entry: RedirectEntry, httpsPort: number): Promise<RedirectServer> {
+export async function startRedirectServer (entry: RedirectEntry, httpsPort: number, log: ErrorLog): Promise<RedirectServer> {
   const port = httpsPort === 443 ? '' : `:${httpsPort}`
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const host = HOST.exec(req.headers.host ?? '')
@@ -39,6 +43,8 @@ export async function startRedirectServer (entry: RedirectEntry, httpsPort: numb
     server.once('error', reject)
     server.listen(entry.port, entry.host, () => {
       server.off('error', reject)
+      // An error once listening (accept failing with EMFILE) is the log's, not an uncaught 'error' that ends the gateway.
+      server.on('error', (err) => log.error({ err }, `lolly: redirect entry ${entry.host}:${entry.port}: ${err.message}`))
       resolve()
     })
   })
@@ -46,6 +52,7 @@ export async function startRedirectServer (entry: RedirectEntry, httpsPort: numb
   const origin = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`
   return {
     origin,
+    server,
     close: () => new Promise<void>((resolve) => {
       server.close(() => resolve())
       // Every answer is written at once: an open connection is at most waiting for a request, so

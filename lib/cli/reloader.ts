@@ -79,6 +79,8 @@ export class Reloader {
     if (next === null || (current!.cert.equals(next.cert) && current!.key.equals(next.key))) return false
     // The server's own options (ALPN, allowHTTP1) stay; only the certificate and key are replaced.
     ;(this.app.server as unknown as TlsServer).setSecureContext({ cert: next.cert, key: next.key })
+    // What is served now, whatever becomes of the rest of this reload: the next one compares with it.
+    this.config = { ...this.config, credentials: next }
     const { host, port } = this.config.listen
     this.app.log.info({ cert: next.certFile, fingerprint: fingerprint(next) },
       `lolly: reload: new certificate for ${host}:${port} from ${next.certFile}; open connections keep the one they began with`)

@@ -35,7 +35,7 @@ export async function runGateway (file: string, overrides: ConfigOverrides, proc
     await app.listen({ host: config.listen.host, port: config.listen.port, listenTextResolver: () => '' })
     // After the https entry listens: its port may have been 0, and the redirects name the real one.
     const httpsPort = (app.server.address() as AddressInfo).port
-    for (const entry of config.redirects) redirects.push(await startRedirectServer(entry, httpsPort))
+    for (const entry of config.redirects) redirects.push(await startRedirectServer(entry, httpsPort, app.log))
   } catch (err) {
     proc.stderr.write(`lolly: ${(err as Error).message}\n`)
     await closeRedirects()

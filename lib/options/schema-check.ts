@@ -1,5 +1,6 @@
 import type Ajv from 'ajv'
 import type { ValidateFunction } from 'ajv'
+import { isPlainObject } from './option-reader.js'
 import { optionError } from './schema-errors.js'
 
 // The one ajv of fastify-lolly: the option schemas (lib/options/schema/) compiled with it, each on
@@ -37,6 +38,10 @@ function compiler (): Ajv {
   })
   shared.addKeyword({ keyword: 'lollyExpect', schemaType: ['string', 'object'] })
   shared.addKeyword({ keyword: 'lollyKind', schemaType: 'string', validate: (kind: string, data: unknown) => KINDS[kind](data) })
+  // ownProperties reads own keys only, and `type: 'object'` takes any object: a class instance (or an
+  // object inheriting keys) would pass with what its prototype holds unchecked, which the readers
+  // would then see. Options are data: plain objects (or prototype-less ones), as before the schema.
+  shared.addKeyword({ keyword: 'lollyPlain', schemaType: 'boolean', validate: (_: boolean, data: unknown) => data === null || typeof data !== 'object' || Array.isArray(data) || isPlainObject(data) })
   return shared
 }
 

@@ -20,7 +20,7 @@ export interface StatusOptions {
    * the page is always read-only: loopback alone is no proof of who is asking.
    */
   actions?: boolean
-  /** State changes kept for the page to show when it opens (the last N). An integer from 0 to 10000, default 100. */
+  /** State changes kept for the page to show when it opens (the last N). An integer from 0 to 1000, default 100. */
   history?: number
 }
 

@@ -5,7 +5,8 @@ export interface TargetOptions {
   /** http: or https: origin, optionally with a base path (`http://10.0.0.1:8080/api`). */
   url: string
   /**
-   * What the status page, snapshots and events call it (`api-1`); unique within its upstream. Default
+   * What the status page, snapshots and events call it (`api-1`); unique among the targets listed in its upstream (a DNS or SRV source names all of its
+   * targets after the name it looks up). Default
    * none: the page shows its host and port.
    */
   name?: string

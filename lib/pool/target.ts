@@ -29,7 +29,7 @@ export interface CheckResult {
   error: string | null
 }
 
-/** Responses by status class, as HAProxy's hrsp_1xx..hrsp_5xx and hrsp_other. */
+/** Final responses by status class, as HAProxy's hrsp_1xx..hrsp_5xx and hrsp_other (1xx: the 101 of upgrades; interim answers are not counted). */
 export interface ResponseCounts {
   '1xx': number
   '2xx': number

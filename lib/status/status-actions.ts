@@ -20,12 +20,14 @@ export function newActionToken (): string {
   return randomBytes(32).toString('base64url')
 }
 
-interface ActionParams { upstream: string, target: string }
+interface ActionRequest { Params: { upstream: string }, Querystring: { target?: string } }
 
 /**
- * `POST <path>/targets/:upstream/:target/(drain|disable|enable)`, `:target` the target's URL
- * percent-encoded: behind the user's guard, then a CSRF check. The answer is the target's snapshot
- * once the command took (a drain answers at once, draining, not when it went idle).
+ * `POST <path>/targets/:upstream/(drain|disable|enable)?target=<the target's URL, percent-encoded>`:
+ * behind the user's guard, then a CSRF check. The answer is the target's snapshot once the command
+ * took (a drain answers at once, draining, not when it went idle). The URL is in the query, not a
+ * path parameter: Fastify refuses a parameter longer than maxParamLength (100 by default) and would
+ * then look for another route, an application's catch-all proxy route included.
  */
 export function registerActionRoutes (app: FastifyInstance, path: string, guard: onRequestHookHandler, token: string,
   pools: readonly UpstreamPool[], actions: TargetActions): void {
@@ -35,7 +37,9 @@ export function registerActionRoutes (app: FastifyInstance, path: string, guard:
   // them, must say the same origin too: the token alone would do, but a leaked one then still needs a same-origin page.
   const sameSite = (request: FastifyRequest, _reply: FastifyReply, done: (err?: Error) => void): void => {
     const sent = request.headers[ACTION_TOKEN_HEADER]
-    if (typeof sent !== 'string' || sent.length !== expected.length || !timingSafeEqual(Buffer.from(sent), expected)) {
+    // Compared as bytes: a header of the token's length in characters may be longer in bytes (latin1 above 0x7f).
+    const got = typeof sent === 'string' ? Buffer.from(sent) : undefined
+    if (got === undefined || got.length !== expected.length || !timingSafeEqual(got, expected)) {
       return done(new StatusActionForbiddenError(`the ${ACTION_TOKEN_HEADER} header is missing or wrong`))
     }
     const site = request.headers['sec-fetch-site']
@@ -44,21 +48,22 @@ export function registerActionRoutes (app: FastifyInstance, path: string, guard:
     if (origin !== undefined && hostOf(origin) !== request.host) return done(new StatusActionForbiddenError(`Origin ${origin} is not ${request.host}`))
     done()
   }
-  const route = `${path}/targets/:upstream/:target/`
+  const route = `${path}/targets/:upstream/`
   const onRequest = [guard, sameSite]
   // 404 for what names no target, a malformed URL included: a client's input, not an option.
-  const find = (params: ActionParams): Target => {
-    let url = params.target
+  const find = (request: FastifyRequest<ActionRequest>): Target => {
+    let url = request.query.target ?? ''
     try {
-      url = readTargetUrl(params.target, 'target').url
+      url = readTargetUrl(url, 'target').url
     } catch {}
-    const target = pools.find((pool) => pool.name === params.upstream)?.target(url)
-    if (target === undefined) throw new UnknownTargetError(`upstream ${JSON.stringify(params.upstream)} has no target ${JSON.stringify(url)}`)
+    const upstream = request.params.upstream
+    const target = pools.find((pool) => pool.name === upstream)?.target(url)
+    if (target === undefined) throw new UnknownTargetError(`upstream ${JSON.stringify(upstream)} has no target ${JSON.stringify(url)}`)
     return target
   }
 
-  app.post<{ Params: ActionParams }>(`${route}drain`, { onRequest }, async (request) => {
-    const target = find(request.params)
+  app.post<ActionRequest>(`${route}drain`, { onRequest }, async (request) => {
+    const target = find(request)
     const idle = actions.drain(target.upstream, target.url)
     // Its wait for in-flight requests to finish is nobody's here, nor its end when enabled first (FST_LOLLY_DRAIN_INTERRUPTED).
     idle.catch(() => {})
@@ -66,13 +71,13 @@ export function registerActionRoutes (app: FastifyInstance, path: string, guard:
     await Promise.race([idle, undefined])
     return target.snapshot()
   })
-  app.post<{ Params: ActionParams }>(`${route}disable`, { onRequest }, async (request) => {
-    const target = find(request.params)
+  app.post<ActionRequest>(`${route}disable`, { onRequest }, async (request) => {
+    const target = find(request)
     actions.disable(target.upstream, target.url)
     return target.snapshot()
   })
-  app.post<{ Params: ActionParams }>(`${route}enable`, { onRequest }, async (request) => {
-    const target = find(request.params)
+  app.post<ActionRequest>(`${route}enable`, { onRequest }, async (request) => {
+    const target = find(request)
     actions.enable(target.upstream, target.url)
     return target.snapshot()
   })

@@ -30,7 +30,7 @@ export const STATUS_PAGE_ACTIONS_SCRIPT = String.raw`(function () {
     var label = (name === null ? url : name + ' (' + url + ')') + ' of upstream ' + upstream
     if (!window.confirm(action[0].toUpperCase() + action.slice(1) + ' ' + label + '? ' + WHAT[action])) return
     button.disabled = true
-    fetch(base + '/targets/' + encodeURIComponent(upstream) + '/' + encodeURIComponent(url) + '/' + action, {
+    fetch(base + '/targets/' + encodeURIComponent(upstream) + '/' + action + '?target=' + encodeURIComponent(url), {
       method: 'POST',
       headers: { 'x-lolly-token': token },
       credentials: 'same-origin'

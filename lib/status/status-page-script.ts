@@ -171,7 +171,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`(function () {
 
   function renderCounts (cellsOf, t) {
     var classes = t.responses
-    setCount(cellsOf.total, t.requests, ' tries; 1xx ' + classes['1xx'] + ', other statuses ' + classes.other)
+    setCount(cellsOf.total, t.requests, ' tries; 1xx (upgrades) ' + classes['1xx'] + ', other statuses ' + classes.other)
     CLASSES.forEach(function (name) { setCount(cellsOf['r' + name], classes[name]) })
     cellsOf.r5xx.classList.toggle('bad', classes['5xx'] > 0)
     setCount(cellsOf.failed, t.errors)

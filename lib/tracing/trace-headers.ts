@@ -14,7 +14,8 @@ type HeaderValue = string | string[] | undefined
 export function withTraceHeaders (headers: Headers, carrier: Record<string, string>): Headers {
   const fields = Object.keys(carrier)
   if (fields.length === 0) return headers
-  const out: Record<string, HeaderValue> = {}
+  // No prototype: a client's header named __proto__ is a header like any other here.
+  const out: Record<string, HeaderValue> = Object.create(null)
   if (Array.isArray(headers)) {
     for (let i = 0; i < headers.length; i += 2) add(out, headers[i], headers[i + 1], fields)
   } else if (headers != null) {

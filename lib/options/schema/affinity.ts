@@ -31,6 +31,7 @@ const cookie = object({
 
 export const affinitySchema = {
   type: ['boolean', 'object'],
+  lollyPlain: true,
   lollyExpect: AFFINITY_EXPECT,
   if: { type: 'boolean' },
   then: { const: false },

@@ -29,6 +29,7 @@ export const healthCheckSchema = section({
   method: choice(['GET', 'HEAD'] as const, { default: 'GET' }),
   headers: {
     type: 'object',
+    lollyPlain: true,
     lollyExpect: 'an object of header names to string values',
     description: 'Extra request headers. Host defaults to the target\'s host, User-Agent to fastify-lolly-health/<version>.',
     additionalProperties: { type: 'string', pattern: HEADER_VALUE.source, lollyExpect: 'a string without CR, LF or NUL' }

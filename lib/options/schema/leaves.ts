@@ -50,7 +50,7 @@ export function kind (name: 'function' | 'regexp' | 'registry', expect: string, 
 
 /** An object with exactly these keys (any other is refused, with a "did you mean"). */
 export function object<P extends Record<string, object>> (properties: P, expect = 'an object', doc: Doc = {}) {
-  return { type: 'object', lollyExpect: expect, properties, additionalProperties: false, ...doc } as const
+  return { type: 'object', lollyPlain: true, lollyExpect: expect, properties, additionalProperties: false, ...doc } as const
 }
 
 /**
@@ -58,5 +58,5 @@ export function object<P extends Record<string, object>> (properties: P, expect 
  * `true` on with the inherited or default settings, an object sets some keys over those.
  */
 export function section<P extends Record<string, object>> (properties: P, doc: Doc = {}) {
-  return { type: ['boolean', 'object'], lollyExpect: 'a boolean or an object', properties, additionalProperties: false, ...doc } as const
+  return { type: ['boolean', 'object'], lollyPlain: true, lollyExpect: 'a boolean or an object', properties, additionalProperties: false, ...doc } as const
 }

@@ -34,6 +34,7 @@ export const pluginProperties = {
   targets: { ...targetsSchema, description: 'Targets of the single pool named \'default\'. Not allowed together with upstreams.' },
   upstreams: {
     type: 'object',
+    lollyPlain: true,
     minProperties: 1,
     propertyNames: patterned(UPSTREAM_NAME, 'named with letters, digits, _ . - (at most 64)'),
     additionalProperties: namedUpstream,

@@ -50,8 +50,9 @@ export const statusSchema = section({
   path: { ...patterned(STATUS_PATH, "an absolute path without a trailing slash ('/lolly', '/admin/upstreams')", { description: 'Where the page is served.', default: '/lolly' }), maxLength: 200 },
   onRequest: kind('function', 'a Fastify onRequest hook function', { description: 'Guards the routes; without it only loopback clients are served.' }),
   actions: boolean({ description: 'With onRequest: serve the drain, disable and enable buttons and their POST routes.', default: true }),
-  // Each change is about 200 bytes of JSON in the page's first message: 10,000 of them is 2 MB.
-  history: integer(0, 10_000, { description: 'State changes kept from register on, for a page opened later.', default: 100 })
+  // Each change is about 200 bytes of JSON in the event stream's first message: 1,000 of them is
+  // 200 KB, well under the 1 MiB a client may fall behind before the stream cuts it (status-stream).
+  history: integer(0, 1_000, { description: 'State changes kept from register on, for a page opened later.', default: 100 })
 }, { description: 'The live status page. Off unless set; true serves /lolly to loopback clients.' })
 
 export const tracingSchema = section({

@@ -23,13 +23,14 @@ const shared = {
 }
 
 // Shown on the status page, in logs and events: printable text (no control characters) of a sane length.
-const name = patterned(/^\P{Cc}{1,100}$/u, 'a name of 1 to 100 printable characters', { description: 'What the status page, snapshots, events and logs call the target. Unique within its upstream.', examples: ['api-1'] })
+const name = patterned(/^\P{Cc}{1,100}$/u, 'a name of 1 to 100 printable characters', { description: 'What the status page, snapshots, events and logs call the target. Unique among the targets listed in its upstream.', examples: ['api-1'] })
 
 const TARGET_EXPECT = 'a URL string or an object with a url'
 
 /** One target: its URL, or an object with its URL and settings. */
 export const targetSchema = {
   type: ['string', 'object'],
+  lollyPlain: true,
   lollyExpect: TARGET_EXPECT,
   properties: {
     url,
