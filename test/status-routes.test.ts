@@ -143,8 +143,8 @@ test('bad status options fail register naming the path', async (t) => {
     [{ onRequest: 'admin' }, /^status\.onRequest must be a Fastify onRequest hook function, got 'admin'/],
     [{ guard: () => {} }, /^status\.guard is not a known option \(known: path, onRequest, actions, history\)/],
     [{ actions: 'yes' }, /^status\.actions must be a boolean, got 'yes'/],
-    [{ history: -1 }, /^status\.history must be an integer from 0 to 10000, got -1/],
-    [{ history: 10_001 }, /^status\.history must be an integer from 0 to 10000/],
+    [{ history: -1 }, /^status\.history must be an integer from 0 to 1000, got -1/],
+    [{ history: 1_001 }, /^status\.history must be an integer from 0 to 1000, got 1001/],
     [{ history: 1.5 }, /^status\.history must be an integer/]
   ]
   for (const [status, message] of cases) {
